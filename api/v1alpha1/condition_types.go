@@ -1,0 +1,104 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+// Condition types, following the kstatus conventions
+// (sigs.k8s.io/cli-utils/pkg/kstatus) that Flux, kpt and kubectl wait understand.
+const (
+	// ConditionReady is always present. True: the remote account matches the spec
+	// (or ended on its end date). False: it does not, and the reason says why.
+	// Unknown: the controller has not found out yet, or is suspended.
+	ConditionReady = "Ready"
+
+	// ConditionReconciling is present, and True, only while the controller is
+	// working towards the spec and expects to get there without help.
+	ConditionReconciling = "Reconciling"
+
+	// ConditionStalled is present, and True, only when the controller cannot go on
+	// until the spec (or another PartnerAccount) changes. Its message says what to do.
+	ConditionStalled = "Stalled"
+)
+
+// Reasons for Ready=True.
+const (
+	// ReasonAccountReady: the remote account exists and its end date matches the spec.
+	ReasonAccountReady = "AccountReady"
+	// ReasonEnded: the remote account was deprovisioned on its end date, as declared.
+	ReasonEnded = "Ended"
+)
+
+// Reasons while the controller makes progress (Ready=Unknown or False, Reconciling=True).
+const (
+	// ReasonProgressing: the controller has seen a new generation and is acting on it.
+	ReasonProgressing = "Progressing"
+	// ReasonRateLimited: the Partnership API asked the controller to slow down;
+	// it retries after the delay the API gave.
+	ReasonRateLimited = "RateLimited"
+	// ReasonAPIUnavailable: the Partnership API could not be reached or failed (5xx,
+	// timeout); the controller retries with exponential backoff.
+	ReasonAPIUnavailable = "APIUnavailable"
+)
+
+// Reasons for Ready=False that need a human but not a spec change. The controller
+// checks again slowly, and on every resync.
+const (
+	// ReasonUnauthorized: the Partnership API rejected the partner token (401 or 403).
+	ReasonUnauthorized = "Unauthorized"
+	// ReasonRemoteDeleted: the remote account is gone (404 or 410), deleted outside
+	// the operator. It is not re-created on its own.
+	ReasonRemoteDeleted = "RemoteDeleted"
+	// ReasonDeprovisioned: the remote account was deprovisioned before its end date.
+	ReasonDeprovisioned = "Deprovisioned"
+	// ReasonAccountSuspended: 1Password reports the remote account as suspended.
+	ReasonAccountSuspended = "AccountSuspended"
+)
+
+// Reasons for Stalled=True (and Ready=False): nothing happens until the spec changes,
+// or, for a duplicate, until the PartnerAccount that owns the account goes away.
+const (
+	// ReasonInvalidRequest: the Partnership API refused the request (400, or 404
+	// "Domain not found" on create); the message is the server's.
+	ReasonInvalidRequest = "InvalidRequest"
+	// ReasonAccountConflict: an account with this UID exists with a different
+	// type or domain, so it cannot be adopted.
+	ReasonAccountConflict = "AccountConflict"
+	// ReasonDuplicateAccountUID: an older PartnerAccount in the cluster declares the
+	// same accountUID and owns the remote account.
+	ReasonDuplicateAccountUID = "DuplicateAccountUID"
+)
+
+// ReasonReconcileSuspended is the Ready=Unknown reason while spec.suspend is true.
+const ReasonReconcileSuspended = "ReconcileSuspended"
+
+// Event reasons, beside the failure reasons above, which are recorded once each time
+// the Ready reason changes to one of them.
+const (
+	// EventCreated: the controller created the remote account.
+	EventCreated = "Created"
+	// EventAdopted: the remote account already existed with the same type and domain,
+	// and this resource now manages it.
+	EventAdopted = "Adopted"
+	// EventUpdated: the controller changed the remote account's end date.
+	EventUpdated = "Updated"
+	// EventDeleted: the controller deactivated the remote account.
+	EventDeleted = "Deleted"
+	// EventOrphaned: the resource was deleted and the remote account left as it is.
+	EventOrphaned = "Orphaned"
+)
+
+// Finalizer keeps a PartnerAccount until the controller has dealt with its remote account.
+const Finalizer = "billing.partnerbilling.io/finalizer"

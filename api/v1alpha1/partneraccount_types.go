@@ -1,0 +1,178 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// AccountType is the kind of 1Password account a partner billing account pays for.
+// +kubebuilder:validation:Enum=Individual;Family
+type AccountType string
+
+const (
+	// AccountTypeIndividual is a 1Password Individual account (sent to the API as "I").
+	AccountTypeIndividual AccountType = "Individual"
+	// AccountTypeFamily is a 1Password Families account (sent to the API as "F").
+	AccountTypeFamily AccountType = "Family"
+)
+
+// DeletionPolicy says what deleting a PartnerAccount does to the remote account.
+// +kubebuilder:validation:Enum=Delete;Orphan
+type DeletionPolicy string
+
+const (
+	// DeletionPolicyDelete deactivates the remote account when the resource is deleted.
+	DeletionPolicyDelete DeletionPolicy = "Delete"
+	// DeletionPolicyOrphan leaves the remote account as it is when the resource is deleted.
+	DeletionPolicyOrphan DeletionPolicy = "Orphan"
+)
+
+// PartnerAccountSpec declares one customer's partner billing account.
+type PartnerAccountSpec struct {
+	// accountUID is the partner's identifier for the customer's billing account.
+	// It names the remote account and cannot be changed.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=200
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9.-]+$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="accountUID is immutable"
+	AccountUID string `json:"accountUID"`
+
+	// accountType is the 1Password account the customer gets: Individual or Family.
+	// It cannot be changed.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="accountType is immutable"
+	AccountType AccountType `json:"accountType"`
+
+	// domain is the 1Password domain the customer signs up in, such as b5test.com or
+	// 1password.com. It cannot be changed.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="domain is immutable"
+	Domain string `json:"domain"`
+
+	// endsAt is when the partner stops paying for the account, as an RFC 3339 time.
+	// It may be set, changed or removed at any time; removing it clears the remote end date.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$`
+	EndsAt *metav1.Time `json:"endsAt,omitempty"`
+
+	// deletionPolicy says whether deleting this resource deactivates the remote account
+	// (Delete) or leaves it as it is (Orphan).
+	// +optional
+	// +kubebuilder:default=Delete
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// suspend stops the controller from calling the Partnership API for this resource.
+	// Deleting a suspended resource leaves the remote account as it is.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+}
+
+// PartnerAccountStatus is what the controller last learnt about the remote account.
+type PartnerAccountStatus struct {
+	// observedGeneration is the metadata.generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions are Ready, Reconciling and Stalled, following the kstatus conventions.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// accountUID is set while this resource owns the remote account spec.accountUID:
+	// from just before its first create request, or from adoption. It is empty for a
+	// resource that does not own one (a duplicate, a refused create, a conflict), and
+	// deleting such a resource never deletes a remote account.
+	// +optional
+	AccountUID string `json:"accountUID,omitempty"`
+
+	// accountStatus is the remote account's status exactly as the Partnership API
+	// reports it: entitled, provisioned, suspended, deprovisioned, ...
+	// +optional
+	AccountStatus string `json:"accountStatus,omitempty"`
+
+	// activationToken is the coupon code the customer redeems to sign up.
+	// Anyone holding it can redeem it.
+	// +optional
+	ActivationToken string `json:"activationToken,omitempty"`
+
+	// redemptionURL is the ready-to-send link that redeems activationToken.
+	// +optional
+	RedemptionURL string `json:"redemptionURL,omitempty"`
+
+	// endsAt is the remote account's end date as the Partnership API reports it.
+	// +optional
+	EndsAt *metav1.Time `json:"endsAt,omitempty"`
+
+	// createdAt is when the remote account was created, as the Partnership API reports it.
+	// +optional
+	CreatedAt *metav1.Time `json:"createdAt,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=pa
+// +kubebuilder:printcolumn:name="UID",type=string,JSONPath=`.spec.accountUID`
+// +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.accountType`
+// +kubebuilder:printcolumn:name="Domain",type=string,JSONPath=`.spec.domain`
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.accountStatus`
+// +kubebuilder:printcolumn:name="Ends At",type=string,JSONPath=`.status.endsAt`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Message",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// PartnerAccount declares one customer's 1Password partner billing account. The
+// controller creates it through the 1Password Partnership API, keeps its end date in
+// line with the spec, and deactivates it when the resource is deleted.
+type PartnerAccount struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is a standard object metadata
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitzero"`
+
+	// spec declares the account.
+	// +required
+	Spec PartnerAccountSpec `json:"spec"`
+
+	// status is what the controller last learnt about the remote account.
+	// +optional
+	Status PartnerAccountStatus `json:"status,omitzero"`
+}
+
+// +kubebuilder:object:root=true
+
+// PartnerAccountList contains a list of PartnerAccount
+type PartnerAccountList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitzero"`
+	Items           []PartnerAccount `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(func(s *runtime.Scheme) error {
+		s.AddKnownTypes(SchemeGroupVersion, &PartnerAccount{}, &PartnerAccountList{})
+		return nil
+	})
+}

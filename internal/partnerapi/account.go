@@ -1,0 +1,80 @@
+// Package partnerapi is the operator's client for the 1Password Partnership API.
+//
+// The API has two descriptions that disagree (the contract the project was given,
+// and the dialect 1Password's servers speak; see docs/partner-api.md). The client
+// sends what both accept and accepts what either sends, so it works against either
+// kind of server with nothing to configure.
+package partnerapi
+
+import (
+	"context"
+	"time"
+)
+
+// AccountType is the account type as the API spells it.
+type AccountType string
+
+const (
+	// AccountTypeIndividual is a 1Password Individual account.
+	AccountTypeIndividual AccountType = "I"
+	// AccountTypeFamily is a 1Password Families account.
+	AccountTypeFamily AccountType = "F"
+)
+
+// Remote account statuses the descriptions name. The API may send others; they are
+// kept as they are.
+const (
+	StatusEntitled      = "entitled"
+	StatusProvisioned   = "provisioned"
+	StatusActivated     = "activated"
+	StatusSuspended     = "suspended"
+	StatusDeprovisioned = "deprovisioned"
+)
+
+// Account is a partner billing account as the API reports it.
+type Account struct {
+	// UID is the partner's identifier for the account.
+	UID string
+	// Type is I or F.
+	Type AccountType
+	// Domain is the 1Password domain the customer signs up in.
+	Domain string
+	// Status is the remote status exactly as sent (entitled, provisioned, ...).
+	Status string
+	// ActivationToken is the coupon code the customer redeems.
+	ActivationToken string
+	// EndsAt is the end date; nil means none.
+	EndsAt *time.Time
+	// CreatedAt is when the account was created; zero when the server did not say.
+	CreatedAt time.Time
+	// DeployedMembers is the number of members in the customer's account, when the
+	// server reports it (published dialect only).
+	DeployedMembers *int
+	// UpdatedAt is when the account last changed, when the server reports it
+	// (published dialect only).
+	UpdatedAt *time.Time
+}
+
+// CreateRequest describes an account to create.
+type CreateRequest struct {
+	UID    string
+	Type   AccountType
+	Domain string
+	// EndsAt is the optional end date; nil means none.
+	EndsAt *time.Time
+}
+
+// Client is what the operator needs from the Partnership API. Every method returns
+// an *Error on failure, which errors.Is matches against ErrInvalidRequest,
+// ErrUnauthorized, ErrNotFound, ErrAlreadyExists, ErrRateLimited or ErrTransient.
+type Client interface {
+	// Create creates an account. ErrAlreadyExists (or another ErrInvalidRequest)
+	// may mean an earlier create succeeded and its response was lost.
+	Create(ctx context.Context, req CreateRequest) (*Account, error)
+	// Get reads an account. ErrNotFound means it was never created or is gone.
+	Get(ctx context.Context, uid string) (*Account, error)
+	// UpdateEndsAt sets the account's end date; nil clears it.
+	UpdateEndsAt(ctx context.Context, uid string, endsAt *time.Time) (*Account, error)
+	// Delete deactivates an account. ErrNotFound means it was already gone.
+	Delete(ctx context.Context, uid string) error
+}
