@@ -72,6 +72,8 @@ type PartnerAccountSpec struct {
 	// endsAt is when the partner stops paying for the account, as an RFC 3339 time.
 	// It may be set, changed or removed at any time; removing it clears the remote end date.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Format=date-time
 	// +kubebuilder:validation:Pattern=`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$`
 	EndsAt *metav1.Time `json:"endsAt,omitempty"`
 
