@@ -1,0 +1,120 @@
+package simulator_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/partnerbilling/partner-account-operator/internal/partnerapi/simulator"
+)
+
+// TestSimEndpoints drives the controls over HTTP, as the demo and the end-to-end
+// tests do.
+func TestSimEndpoints(t *testing.T) {
+	h := newHarness(t, simulator.Options{Dialect: simulator.DialectPublished})
+	h.create("s-1", "I", "")
+	h.create("s-2", "F", "")
+	h.do(http.MethodGet, accountPath("nobody"), nil)
+
+	var health map[string]string
+	decode(t, h.do(http.MethodGet, "/sim/health", nil), &health)
+	if health["status"] != "ok" || health["dialect"] != "published" {
+		t.Errorf("health %v", health)
+	}
+
+	var st simulator.AccountState
+	for _, step := range []struct{ method, path, status string }{
+		{"POST", "/sim/accounts/s-1/redeem", "provisioned"},
+		{"POST", "/sim/accounts/s-1/suspend", "suspended"},
+		{"POST", "/sim/accounts/s-1/unsuspend", "provisioned"},
+		{"GET", "/sim/accounts/s-1", "provisioned"},
+	} {
+		r := h.do(step.method, step.path, nil)
+		wantStatus(t, step.path, r, http.StatusOK)
+		decode(t, r, &st)
+		if st.Status != step.status || st.UID != "s-1" {
+			t.Errorf("%s %s: %+v, want status %s", step.method, step.path, st, step.status)
+		}
+	}
+	r := h.do(http.MethodDelete, "/sim/accounts/s-2", nil)
+	wantStatus(t, "out-of-band delete", r, http.StatusOK)
+	decode(t, r, &st)
+	if !st.Deleted || st.DeletedBy != simulator.DeletedOutOfBand {
+		t.Errorf("out-of-band delete: %+v", st)
+	}
+	wantError(t, h, "read after out-of-band delete", h.do(http.MethodGet, accountPath("s-2"), nil), http.StatusGone, "gone")
+
+	for _, c := range []struct {
+		method, path string
+		status       int
+	}{
+		{"POST", "/sim/accounts/nobody/redeem", http.StatusNotFound},
+		{"POST", "/sim/accounts/s-2/redeem", http.StatusConflict},
+		{"DELETE", "/sim/accounts/s-2", http.StatusConflict},
+		{"GET", "/sim/accounts/nobody", http.StatusNotFound},
+		{"POST", "/sim/accounts", http.StatusNotFound},
+		{"GET", "/sim/nothing", http.StatusNotFound},
+		{"GET", "/elsewhere", http.StatusNotFound},
+	} {
+		r := h.do(c.method, c.path, nil)
+		wantStatus(t, c.method+" "+c.path, r, c.status)
+		var e map[string]string
+		decode(t, r, &e)
+		if e["error"] == "" {
+			t.Errorf("%s %s: no error message in %s", c.method, c.path, r.body)
+		}
+	}
+
+	var list struct {
+		Accounts []map[string]any `json:"accounts"`
+	}
+	decode(t, h.do(http.MethodGet, "/sim/accounts", nil), &list)
+	if len(list.Accounts) != 2 || list.Accounts[0]["account_uid"] != "s-1" || list.Accounts[1]["deleted"] != true {
+		t.Errorf("GET /sim/accounts: %v", list)
+	}
+	for _, a := range list.Accounts {
+		if tok, _ := a["activation_token"].(string); !activationToken.MatchString(tok) {
+			t.Errorf("GET /sim/accounts: activation token %v", a["activation_token"])
+		}
+		if ts, _ := a["created_at"].(string); !msTime.MatchString(ts) {
+			t.Errorf("GET /sim/accounts: created_at %v, want RFC 3339 UTC with milliseconds", a["created_at"])
+		}
+	}
+
+	var counts map[string]int
+	decode(t, h.do(http.MethodGet, "/sim/requests", nil), &counts)
+	want := map[string]int{"create 201": 2, "get 404": 1, "get 410": 1}
+	if len(counts) != len(want) {
+		t.Errorf("GET /sim/requests: %v, want %v (no /sim requests)", counts, want)
+	}
+	for k, n := range want {
+		if counts[k] != n {
+			t.Errorf("GET /sim/requests: %q = %d, want %d (%v)", k, counts[k], n, counts)
+		}
+	}
+	wantStatus(t, "forget counts", h.do(http.MethodDelete, "/sim/requests", nil), http.StatusOK)
+	if len(h.sim.Requests()) != 0 {
+		t.Errorf("after DELETE /sim/requests: %v", h.sim.Requests())
+	}
+
+	wantStatus(t, "replace tokens", h.do(http.MethodPut, "/sim/tokens", `{"tokens":["next-token"]}`), http.StatusOK)
+	wantError(t, h, "old token", h.do(http.MethodGet, accountPath("s-1"), nil), http.StatusForbidden, "forbidden")
+	wantStatus(t, "new token", h.do(http.MethodGet, accountPath("s-1"), nil, withToken("next-token")), http.StatusOK)
+	for _, body := range []string{`{}`, `{"tokens":[""]}`, `["x"]`} {
+		wantStatus(t, "bad tokens "+body, h.do(http.MethodPut, "/sim/tokens", body), http.StatusBadRequest)
+	}
+	wantStatus(t, "revoke all", h.do(http.MethodPut, "/sim/tokens", `{"tokens":[]}`), http.StatusOK)
+	wantError(t, h, "after revoking all", h.do(http.MethodGet, accountPath("s-1"), nil, withToken("next-token")), http.StatusForbidden, "forbidden")
+
+	wantStatus(t, "reset", h.do(http.MethodPost, "/sim/reset", nil), http.StatusOK)
+	if len(h.sim.Accounts()) != 0 || len(h.sim.Requests()) != 0 {
+		t.Errorf("after POST /sim/reset: %d accounts, counts %v", len(h.sim.Accounts()), h.sim.Requests())
+	}
+}
+
+func decode(t *testing.T, r result, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("body %q: %v", r.body, err)
+	}
+}
