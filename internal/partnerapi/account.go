@@ -1,9 +1,11 @@
 // Package partnerapi is the operator's client for the 1Password Partnership API.
 //
-// The API has two descriptions that disagree (the contract the project was given,
-// and the dialect 1Password's servers speak; see docs/partner-api.md). The client
-// sends what both accept and accepts what either sends, so it works against either
-// kind of server with nothing to configure.
+// The API has two descriptions that disagree: the contract the project was given
+// (contract/partnership-openapi.yml) and the dialect 1Password's servers speak
+// (fixtures in contract/published). The client sends what both accept and accepts
+// what either sends, so it works against either kind of server with nothing to
+// configure: the id goes out under both names and is read from either, 401 and 403
+// both mean unauthorized, 404 and 410 both mean gone, and either error body decodes.
 package partnerapi
 
 import (
@@ -24,10 +26,15 @@ const (
 // Remote account statuses the descriptions name. The API may send others; they are
 // kept as they are.
 const (
-	StatusEntitled      = "entitled"
-	StatusProvisioned   = "provisioned"
-	StatusActivated     = "activated"
-	StatusSuspended     = "suspended"
+	// StatusEntitled: created, the customer has not signed up yet.
+	StatusEntitled = "entitled"
+	// StatusProvisioned: the customer completed signup.
+	StatusProvisioned = "provisioned"
+	// StatusActivated is named only by the given contract.
+	StatusActivated = "activated"
+	// StatusSuspended is named only by the given contract.
+	StatusSuspended = "suspended"
+	// StatusDeprovisioned is named only by the given contract.
 	StatusDeprovisioned = "deprovisioned"
 )
 
@@ -57,8 +64,11 @@ type Account struct {
 
 // CreateRequest describes an account to create.
 type CreateRequest struct {
-	UID    string
-	Type   AccountType
+	// UID is the partner's identifier for the new account.
+	UID string
+	// Type is I or F.
+	Type AccountType
+	// Domain is the 1Password domain the customer signs up in.
 	Domain string
 	// EndsAt is the optional end date; nil means none.
 	EndsAt *time.Time

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -13,9 +15,11 @@ var (
 	// ErrInvalidRequest: the API refused the request as it stands (400; 404 on create,
 	// "Domain not found"). Retrying the same request will not help.
 	ErrInvalidRequest = errors.New("invalid request")
-	// ErrUnauthorized: the API rejected the bearer token (401 or 403).
+	// ErrUnauthorized: the API rejected the bearer token (401 or 403), or the token
+	// file could not be read or is empty.
 	ErrUnauthorized = errors.New("unauthorized")
-	// ErrNotFound: the account does not exist or is gone (404 or 410 on read and delete).
+	// ErrNotFound: the account does not exist or is gone (404 or 410 on read, update
+	// and delete).
 	ErrNotFound = errors.New("account not found")
 	// ErrAlreadyExists: an account with this UID already exists (409 on create).
 	ErrAlreadyExists = errors.New("account already exists")
@@ -50,12 +54,15 @@ type Error struct {
 	// Code is the server's machine code (a string in one dialect, a number in the
 	// other), if any.
 	Code string
-	// RetryAfter is the delay a 429 asked for, or 0.
+	// RetryAfter is the delay a 429 asked for (at least one second, also when the
+	// server named none), or the delay a 503 named in Retry-After; otherwise 0.
 	RetryAfter time.Duration
 	// Err is the underlying transport or decoding error, if any.
 	Err error
 }
 
+// Error returns "partnerapi: <op> account "<uid>"", then the HTTP status when a
+// response arrived, then the server's message, the underlying error or the kind.
 func (e *Error) Error() string {
 	s := fmt.Sprintf("partnerapi: %s account %q", e.Op, e.UID)
 	if e.StatusCode != 0 {
@@ -97,3 +104,100 @@ func ServerMessage(err error) string {
 	}
 	return err.Error()
 }
+
+// Bounds of the delay a Retry-After header may ask for. The minimum also applies
+// when a 429 carries no usable Retry-After, so a caller honouring it never retries
+// at once.
+const (
+	minRetryAfter = time.Second
+	maxRetryAfter = time.Hour
+)
+
+// responseError maps a non-2xx answer to an *Error. body is decoded in either error
+// dialect; a body that is not JSON (an HTML page from a proxy) or is empty leaves
+// the message empty, so the error text falls back to the status text.
+func responseError(op, uid string, status int, header http.Header, body []byte, now time.Time) *Error {
+	e := &Error{Kind: kindFor(op, status), Op: op, UID: uid, StatusCode: status}
+	e.Message, e.Code = decodeErrorBody(body)
+	switch status {
+	case http.StatusTooManyRequests:
+		e.RetryAfter = parseRetryAfter(header.Get("Retry-After"), now)
+	case http.StatusServiceUnavailable:
+		if h := header.Get("Retry-After"); h != "" {
+			e.RetryAfter = parseRetryAfter(h, now)
+		}
+	}
+	return e
+}
+
+// kindFor maps an HTTP status other than 2xx to the kind of error it means for op.
+func kindFor(op string, status int) error {
+	switch {
+	case status == http.StatusBadRequest:
+		return ErrInvalidRequest
+	case status == http.StatusUnauthorized, status == http.StatusForbidden:
+		return ErrUnauthorized
+	case status == http.StatusNotFound && op == OpCreate:
+		// Published servers answer a create in an unknown domain with 404
+		// "Domain not found.".
+		return ErrInvalidRequest
+	case status == http.StatusNotFound, status == http.StatusGone:
+		return ErrNotFound
+	case status == http.StatusConflict:
+		return ErrAlreadyExists
+	case status == http.StatusTooManyRequests:
+		return ErrRateLimited
+	case status >= 400 && status < 500:
+		return ErrInvalidRequest
+	default:
+		// 5xx, and 1xx or 3xx that the API never sends on purpose (a redirect is
+		// not followed: it would be a second request).
+		return ErrTransient
+	}
+}
+
+// parseRetryAfter reads a Retry-After value given as delta-seconds or as an HTTP
+// date (relative to now). The result is clamped to [minRetryAfter, maxRetryAfter];
+// an absent or unparsable value, or a date in the past, gives minRetryAfter.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	var d time.Duration
+	if v != "" && strings.Trim(v, "0123456789") == "" {
+		secs, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || secs > uint64(maxRetryAfter/time.Second) {
+			return maxRetryAfter // only digits, so the error is an overflow
+		}
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, minRetryAfter), maxRetryAfter)
+}
+
+// redacted replaces the bearer token wherever server text or an underlying error
+// would carry it into an error message.
+const redacted = "[REDACTED]"
+
+// redact removes token from e's message, code and underlying error text.
+func redact(e *Error, token string) {
+	if token == "" {
+		return
+	}
+	e.Message = strings.ReplaceAll(e.Message, token, redacted)
+	e.Code = strings.ReplaceAll(e.Code, token, redacted)
+	if e.Err != nil && strings.Contains(e.Err.Error(), token) {
+		e.Err = &redactedError{msg: strings.ReplaceAll(e.Err.Error(), token, redacted), err: e.Err}
+	}
+}
+
+// redactedError is an error whose text had the token removed.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (r *redactedError) Error() string { return r.msg }
+
+// Is keeps errors.Is(err, context.DeadlineExceeded) and the like working without
+// exposing the unredacted error through Unwrap.
+func (r *redactedError) Is(target error) bool { return errors.Is(r.err, target) }

@@ -1,0 +1,349 @@
+package partnerapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Base URLs of the Partnership API.
+const (
+	// ProductionBaseURL is the production server, the default.
+	ProductionBaseURL = "https://billing.1password.com/api/v1"
+	// TestBaseURL is 1Password's test server, whose accounts live in the
+	// b5test.com, b5test.ca and b5test.eu domains.
+	TestBaseURL = "https://billing.b5test.eu/api/v1"
+)
+
+// Defaults for the zero values of Config.
+const (
+	// DefaultTimeout bounds each request when Config.Timeout is zero.
+	DefaultTimeout = 30 * time.Second
+	// DefaultUserAgent is sent when Config.UserAgent is empty.
+	DefaultUserAgent = "partner-account-operator/dev"
+	// DefaultRequestsPerSecond is the sustained rate when Config.RequestsPerSecond
+	// is zero.
+	DefaultRequestsPerSecond = 10.0
+	// DefaultBurst is the burst when Config.Burst is zero.
+	DefaultBurst = 20
+)
+
+// maxResponseBody bounds how much of a response body the client reads. Accounts and
+// error bodies are a few hundred bytes.
+const maxResponseBody = 1 << 20
+
+// Config configures an HTTPClient. Only TokenFile is required.
+type Config struct {
+	// BaseURL is the API root including the /api/v1 prefix. Empty means
+	// ProductionBaseURL; TestBaseURL (https://billing.b5test.eu/api/v1) is
+	// 1Password's test server. http:// is accepted so that tests and the simulator
+	// can run without TLS; the bearer token then travels in clear text, so use it
+	// only on loopback or inside a trusted network.
+	BaseURL string
+	// TokenFile is the path of a file holding the bearer token; surrounding
+	// whitespace is ignored. The file is checked on every request and read again
+	// when its modification time, size or inode changes, so a rotated Kubernetes
+	// Secret volume (a swapped ..data symlink) takes effect without a restart.
+	TokenFile string
+	// Timeout bounds each HTTP request, from sending it to reading the whole
+	// response. Zero means DefaultTimeout. Time spent waiting for the rate limiter
+	// does not count.
+	Timeout time.Duration
+	// CAFile is an optional PEM bundle of extra certificate authorities, trusted in
+	// addition to the system pool. TLS verification cannot be turned off.
+	CAFile string
+	// UserAgent is sent as the User-Agent header. Empty means DefaultUserAgent;
+	// the operator passes "partner-account-operator/<version>".
+	UserAgent string
+	// RequestsPerSecond is the sustained request rate the client allows itself,
+	// shared by all callers of one HTTPClient. Zero means
+	// DefaultRequestsPerSecond; +Inf disables the limit.
+	RequestsPerSecond float64
+	// Burst is how many requests may go out at once above the sustained rate. Zero
+	// means DefaultBurst.
+	Burst int
+}
+
+// HTTPClient is the Client for the Partnership API over HTTPS. It works against
+// servers speaking either description of the API with nothing to configure. Each
+// call sends at most one HTTP request and never retries; callers retry by
+// requeueing. It is safe for concurrent use.
+type HTTPClient struct {
+	baseURL   string
+	userAgent string
+	timeout   time.Duration
+	token     *tokenSource
+	limiter   *rate.Limiter
+	http      *http.Client
+}
+
+var _ Client = (*HTTPClient)(nil)
+
+// New checks cfg, reads the token file once and returns a client. The error names
+// the offending Config field.
+func New(cfg Config) (*HTTPClient, error) {
+	base, err := parseBaseURL(cfg.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("partnerapi: invalid Config.BaseURL: %w", err)
+	}
+
+	if cfg.TokenFile == "" {
+		return nil, errors.New("partnerapi: invalid Config.TokenFile: must be set")
+	}
+	token := newTokenSource(cfg.TokenFile)
+	if _, err := token.Token(); err != nil {
+		return nil, fmt.Errorf("partnerapi: invalid Config.TokenFile: %w", err)
+	}
+
+	timeout := cfg.Timeout
+	switch {
+	case timeout == 0:
+		timeout = DefaultTimeout
+	case timeout < 0:
+		return nil, fmt.Errorf("partnerapi: invalid Config.Timeout %s: must not be negative", cfg.Timeout)
+	}
+
+	userAgent := cfg.UserAgent
+	if userAgent == "" {
+		userAgent = DefaultUserAgent
+	}
+	if !validHeaderValue(userAgent) {
+		return nil, errors.New("partnerapi: invalid Config.UserAgent: contains control characters")
+	}
+
+	limit := rate.Limit(cfg.RequestsPerSecond)
+	switch rps := cfg.RequestsPerSecond; {
+	case rps == 0:
+		limit = DefaultRequestsPerSecond
+	case math.IsInf(rps, 1):
+		limit = rate.Inf
+	case math.IsNaN(rps) || rps < 0:
+		return nil, fmt.Errorf("partnerapi: invalid Config.RequestsPerSecond %v: must be positive", rps)
+	}
+	burst := cfg.Burst
+	switch {
+	case burst == 0:
+		burst = DefaultBurst
+	case burst < 0:
+		return nil, fmt.Errorf("partnerapi: invalid Config.Burst %d: must be positive", cfg.Burst)
+	}
+
+	roots, err := rootCAs(cfg.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("partnerapi: invalid Config.CAFile: %w", err)
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.TLSClientConfig = &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		RootCAs:    roots,
+	}
+
+	return &HTTPClient{
+		baseURL:   base,
+		userAgent: userAgent,
+		timeout:   timeout,
+		token:     token,
+		limiter:   rate.NewLimiter(limit, burst),
+		http: &http.Client{
+			Transport: transport,
+			// A redirect would be a second request; the 3xx is returned instead
+			// and reported as ErrTransient.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}, nil
+}
+
+func parseBaseURL(raw string) (string, error) {
+	if raw == "" {
+		raw = ProductionBaseURL
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", errors.New("not a URL")
+	}
+	switch {
+	case u.Scheme != "https" && u.Scheme != "http":
+		return "", fmt.Errorf("scheme must be https or http, not %q", u.Scheme)
+	case u.Host == "":
+		return "", errors.New("has no host")
+	case u.User != nil:
+		return "", errors.New("must not contain credentials")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return "", errors.New("must not have a query or fragment")
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+func rootCAs(caFile string) (*x509.CertPool, error) {
+	if caFile == "" {
+		return nil, nil // the system pool
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificates", caFile)
+	}
+	return pool, nil
+}
+
+// Create creates an account. A 2xx answer to a duplicate create (which published
+// servers may give) returns the existing account.
+func (c *HTTPClient) Create(ctx context.Context, req CreateRequest) (*Account, error) {
+	if err := checkUID(OpCreate, req.UID); err != nil {
+		return nil, err
+	}
+	body, err := encodeCreate(req)
+	if err != nil {
+		return nil, &Error{Kind: ErrInvalidRequest, Op: OpCreate, UID: req.UID, Err: err}
+	}
+	return c.account(ctx, OpCreate, http.MethodPost, req.UID, c.baseURL+"/partners/accounts", body)
+}
+
+// Get reads an account. 404 and 410 both give ErrNotFound.
+func (c *HTTPClient) Get(ctx context.Context, uid string) (*Account, error) {
+	if err := checkUID(OpGet, uid); err != nil {
+		return nil, err
+	}
+	return c.account(ctx, OpGet, http.MethodGet, uid, c.accountURL(uid), nil)
+}
+
+// UpdateEndsAt sets the account's end date, sent in UTC with millisecond
+// precision; nil clears it by sending "ends_at": null.
+func (c *HTTPClient) UpdateEndsAt(ctx context.Context, uid string, endsAt *time.Time) (*Account, error) {
+	if err := checkUID(OpUpdate, uid); err != nil {
+		return nil, err
+	}
+	body, err := encodeUpdate(endsAt)
+	if err != nil {
+		return nil, &Error{Kind: ErrInvalidRequest, Op: OpUpdate, UID: uid, Err: err}
+	}
+	return c.account(ctx, OpUpdate, http.MethodPatch, uid, c.accountURL(uid), body)
+}
+
+// Delete deactivates an account. Any 2xx is success; 404 and 410 give ErrNotFound,
+// which the caller treats as already deleted.
+func (c *HTTPClient) Delete(ctx context.Context, uid string) error {
+	if err := checkUID(OpDelete, uid); err != nil {
+		return err
+	}
+	return c.do(ctx, OpDelete, http.MethodDelete, uid, c.accountURL(uid), nil, nil)
+}
+
+func (c *HTTPClient) accountURL(uid string) string {
+	return c.baseURL + "/partners/accounts/" + url.PathEscape(uid)
+}
+
+// checkUID refuses UIDs that cannot name an account in a URL path: empty, or a dot
+// segment that a proxy would resolve to another path.
+func checkUID(op, uid string) error {
+	if uid == "" || uid == "." || uid == ".." {
+		return &Error{Kind: ErrInvalidRequest, Op: op, UID: uid, Err: errors.New("invalid account UID")}
+	}
+	return nil
+}
+
+// account sends a request whose 2xx answer carries an account and decodes it.
+func (c *HTTPClient) account(ctx context.Context, op, method, uid, target string, body []byte) (*Account, error) {
+	var acct *Account
+	err := c.do(ctx, op, method, uid, target, body, func(respBody []byte) (err error) {
+		acct, err = decodeAccount(respBody)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return acct, nil
+}
+
+// do waits for the rate limiter, sends one request, reads the answer and hands a
+// 2xx body to decode (when not nil). Anything else becomes an *Error, from whose
+// text the bearer token is removed.
+func (c *HTTPClient) do(ctx context.Context, op, method, uid, target string, body []byte, decode func([]byte) error) (err error) {
+	waitStart := time.Now()
+	err = c.limiter.Wait(ctx)
+	limiterWait.Observe(time.Since(waitStart).Seconds())
+	if err != nil {
+		return &Error{Kind: ErrTransient, Op: op, UID: uid, Err: fmt.Errorf("client-side rate limiter: %w", err)}
+	}
+
+	// Read after the wait, so a token rotated meanwhile is the one sent.
+	token, err := c.token.Token()
+	if err != nil {
+		return &Error{Kind: ErrUnauthorized, Op: op, UID: uid, Err: fmt.Errorf("bearer token: %w", err)}
+	}
+	defer func() {
+		if e, ok := err.(*Error); ok {
+			redact(e, token)
+		}
+	}()
+
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	var reqBody io.Reader
+	if body != nil {
+		reqBody = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, reqBody)
+	if err != nil {
+		return &Error{Kind: ErrInvalidRequest, Op: op, UID: uid, Err: err}
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		observe(op, "error", start)
+		return &Error{Kind: ErrTransient, Op: op, UID: uid, Err: err}
+	}
+	respBody, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	_ = resp.Body.Close()
+	observe(op, strconv.Itoa(resp.StatusCode), start)
+
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return responseError(op, uid, resp.StatusCode, resp.Header, respBody, time.Now())
+	}
+	if readErr != nil {
+		return &Error{Kind: ErrTransient, Op: op, UID: uid, StatusCode: resp.StatusCode,
+			Err: fmt.Errorf("read response: %w", readErr)}
+	}
+	if decode == nil {
+		return nil
+	}
+	if err := decode(respBody); err != nil {
+		return &Error{Kind: ErrTransient, Op: op, UID: uid, StatusCode: resp.StatusCode, Err: err}
+	}
+	return nil
+}
+
+func validHeaderValue(v string) bool {
+	for _, r := range v {
+		if r < ' ' || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
