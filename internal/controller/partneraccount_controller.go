@@ -14,50 +14,189 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
+// Package controller holds the PartnerAccount controller. It orchestrates; the
+// conditions are computed by the pure functions in partneraccount_status.go, and each
+// phase of an account's life (create or adopt, sync, delete) is in
+// partneraccount_phases.go.
 package controller
 
 import (
 	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
 
-	"k8s.io/apimachinery/pkg/runtime"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
+	"github.com/partnerbilling/partner-account-operator/internal/partnerapi"
 )
 
-// PartnerAccountReconciler reconciles a PartnerAccount object
+// Defaults for Options.
+const (
+	DefaultResyncPeriod            = 10 * time.Minute
+	DefaultUnauthorizedRetryPeriod = 2 * time.Minute
+	DefaultBackoffBase             = time.Second
+	DefaultBackoffMax              = 5 * time.Minute
+	DefaultMaxConcurrentReconciles = 4
+)
+
+// Options tune the controller's timing. Zero values take the defaults above.
+type Options struct {
+	// ResyncPeriod is how often a settled account is read back from the API, with
+	// ±20% jitter.
+	ResyncPeriod time.Duration
+	// UnauthorizedRetryPeriod is how often a call is retried after the API rejected
+	// the partner token (±20%).
+	UnauthorizedRetryPeriod time.Duration
+	// BackoffBase and BackoffMax bound the per-object exponential backoff after
+	// transient failures.
+	BackoffBase, BackoffMax time.Duration
+	// MaxConcurrentReconciles is how many PartnerAccounts are reconciled at once.
+	MaxConcurrentReconciles int
+	// Now is the clock used to tell an account that ended from one deprovisioned early.
+	Now func() time.Time
+}
+
+func (o Options) withDefaults() Options {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.ResyncPeriod, DefaultResyncPeriod)
+	def(&o.UnauthorizedRetryPeriod, DefaultUnauthorizedRetryPeriod)
+	def(&o.BackoffBase, DefaultBackoffBase)
+	def(&o.BackoffMax, DefaultBackoffMax)
+	if o.MaxConcurrentReconciles <= 0 {
+		o.MaxConcurrentReconciles = DefaultMaxConcurrentReconciles
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// PartnerAccountReconciler keeps each PartnerAccount's remote account in line with its
+// spec through the Partnership API.
 type PartnerAccountReconciler struct {
 	client.Client
-	Scheme *runtime.Scheme
+	// API is the Partnership API.
+	API partnerapi.Client
+	// Recorder records the events users see in kubectl describe.
+	Recorder events.EventRecorder
+	// Options tune timing.
+	Options Options
 }
 
-// +kubebuilder:rbac:groups=billing.partnerbilling.io,resources=partneraccounts,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=billing.partnerbilling.io,resources=partneraccounts/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=billing.partnerbilling.io,resources=partneraccounts/finalizers,verbs=update
+// +kubebuilder:rbac:groups=billing.partnerbilling.io,resources=partneraccounts,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=billing.partnerbilling.io,resources=partneraccounts/status,verbs=patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile is part of the main kubernetes reconciliation loop which aims to
-// move the current state of the cluster closer to the desired state.
-// TODO(user): Modify the Reconcile function to compare the state specified by
-// the PartnerAccount object against the actual cluster state, and then
-// perform operations to make the cluster state reflect the state specified by
-// the user.
-//
-// For more details, check Reconcile and its Result here:
-// - https://pkg.go.dev/sigs.k8s.io/controller-runtime@v0.25.0/pkg/reconcile
+// Reconcile brings one PartnerAccount's remote account in line with its spec and
+// reports what it found in the status.
 func (r *PartnerAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	_ = logf.FromContext(ctx)
-
-	// TODO(user): your logic here
-
-	return ctrl.Result{}, nil
+	pa := &billingv1alpha1.PartnerAccount{}
+	if err := r.Get(ctx, req.NamespacedName, pa); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !pa.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, pa)
+	}
+	return r.reconcileNormal(ctx, pa)
 }
 
-// SetupWithManager sets up the controller with the Manager.
-func (r *PartnerAccountReconciler) SetupWithManager(mgr ctrl.Manager) error {
+// SetupWithManager registers the controller, and the field index on spec.accountUID
+// that finds PartnerAccounts claiming the same remote account.
+func (r *PartnerAccountReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	r.Options = r.Options.withDefaults()
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &billingv1alpha1.PartnerAccount{}, accountUIDIndex,
+		func(o client.Object) []string {
+			return []string{o.(*billingv1alpha1.PartnerAccount).Spec.AccountUID}
+		}); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&billingv1alpha1.PartnerAccount{}).
+		// Only a new generation (a spec change, or deletion) calls for work: the
+		// controller's own status and finalizer writes never wake it up.
+		For(&billingv1alpha1.PartnerAccount{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// When a PartnerAccount comes or goes, the others with its accountUID may
+		// have to give up or take over the remote account.
+		Watches(&billingv1alpha1.PartnerAccount{},
+			handler.EnqueueRequestsFromMapFunc(r.peersOf),
+			builder.WithPredicates(predicate.Funcs{
+				UpdateFunc:  func(event.UpdateEvent) bool { return false },
+				GenericFunc: func(event.GenericEvent) bool { return false },
+			})).
+		WithOptions(controller.Options{
+			MaxConcurrentReconciles: r.Options.MaxConcurrentReconciles,
+			RateLimiter:             newJitteredBackoff(r.Options.BackoffBase, r.Options.BackoffMax),
+		}).
 		Named("partneraccount").
 		Complete(r)
+}
+
+// resultFor turns an outcome into when to look at the resource again.
+func (r *PartnerAccountReconciler) resultFor(o outcome) (ctrl.Result, error) {
+	switch {
+	case o.reason == billingv1alpha1.ReasonAPIUnavailable:
+		// Returned errors go through the work queue's per-object jittered backoff.
+		if o.err == nil {
+			return ctrl.Result{}, errors.New(o.message)
+		}
+		return ctrl.Result{}, o.err
+	case o.reason == billingv1alpha1.ReasonRateLimited:
+		d, ok := partnerapi.RetryAfter(o.err)
+		if !ok {
+			d = time.Second
+		}
+		return ctrl.Result{RequeueAfter: d + time.Duration(rand.Int64N(int64(d/4+100*time.Millisecond)))}, nil
+	case o.reason == billingv1alpha1.ReasonUnauthorized:
+		return ctrl.Result{RequeueAfter: jitter(r.Options.UnauthorizedRetryPeriod, 0.2)}, nil
+	case isStalled(o.reason), o.reason == billingv1alpha1.ReasonReconcileSuspended:
+		return ctrl.Result{}, nil
+	default:
+		return ctrl.Result{RequeueAfter: jitter(r.Options.ResyncPeriod, 0.2)}, nil
+	}
+}
+
+// statusPatcher writes the status subresource only when it changed since the last
+// write, as a merge patch of the status alone.
+type statusPatcher struct {
+	client.Client
+	last billingv1alpha1.PartnerAccountStatus
+}
+
+func newStatusPatcher(c client.Client, pa *billingv1alpha1.PartnerAccount) *statusPatcher {
+	return &statusPatcher{Client: c, last: *pa.Status.DeepCopy()}
+}
+
+func (p *statusPatcher) patch(ctx context.Context, pa *billingv1alpha1.PartnerAccount) error {
+	if equality.Semantic.DeepEqual(p.last, pa.Status) {
+		return nil
+	}
+	base := pa.DeepCopy()
+	base.Status = p.last
+	if err := p.Status().Patch(ctx, pa, client.MergeFrom(base)); err != nil {
+		return err
+	}
+	p.last = *pa.Status.DeepCopy()
+	return nil
+}
+
+// recordFailure records a Warning event when the Ready reason changes to a failure,
+// once per change rather than once per retry.
+func (r *PartnerAccountReconciler) recordFailure(pa *billingv1alpha1.PartnerAccount, previousReason string, o outcome) {
+	if isFailure(o.reason) && o.reason != previousReason {
+		r.Recorder.Eventf(pa, nil, corev1.EventTypeWarning, o.reason, "Reconcile", "%s", o.message)
+	}
 }

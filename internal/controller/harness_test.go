@@ -1,0 +1,249 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
+	"github.com/partnerbilling/partner-account-operator/internal/partnerapi"
+	"github.com/partnerbilling/partner-account-operator/internal/partnerapi/simulator"
+)
+
+// testToken is the partner token the simulator accepts in these tests.
+const testToken = "test-partner-token-0123456789"
+
+// harness is one controller (its own manager, watching its own namespaces) talking
+// to its own simulator through the real HTTP client, so that request counts and
+// timing options belong to one test.
+type harness struct {
+	sim        *simulator.Server
+	apiURL     string
+	tokenFile  string
+	namespaces []string
+}
+
+type harnessOptions struct {
+	dialect    simulator.Dialect
+	resync     time.Duration
+	namespaces int
+}
+
+var namespaceSeq atomic.Int64
+
+// startHarness creates fresh namespaces and starts a simulator and a controller for
+// them; both stop when the current spec ends.
+func startHarness(opts harnessOptions) *harness {
+	GinkgoHelper()
+	if opts.namespaces == 0 {
+		opts.namespaces = 1
+	}
+	if opts.resync == 0 {
+		opts.resync = 10 * time.Minute
+	}
+	h := &harness{}
+	namespaces := map[string]cache.Config{}
+	for range opts.namespaces {
+		ns := fmt.Sprintf("test-%d", namespaceSeq.Add(1))
+		Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+		h.namespaces = append(h.namespaces, ns)
+		namespaces[ns] = cache.Config{}
+	}
+
+	var err error
+	h.sim, err = simulator.New(simulator.Options{Dialect: opts.dialect, Tokens: []string{testToken}})
+	Expect(err).NotTo(HaveOccurred())
+	srv := httptest.NewServer(h.sim)
+	DeferCleanup(srv.Close)
+	h.apiURL = srv.URL + "/api/v1"
+
+	h.tokenFile = filepath.Join(GinkgoT().TempDir(), "token")
+	h.setToken(testToken)
+	api, err := partnerapi.New(partnerapi.Config{
+		BaseURL: h.apiURL, TokenFile: h.tokenFile, Timeout: 5 * time.Second,
+		RequestsPerSecond: 1000, Burst: 1000,
+	})
+	Expect(err).NotTo(HaveOccurred())
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache:                  cache.Options{DefaultNamespaces: namespaces},
+		// Every harness registers the same controller name in one process.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	mctx, stop := context.WithCancel(ctx)
+	r := &PartnerAccountReconciler{
+		Client:   mgr.GetClient(),
+		API:      api,
+		Recorder: mgr.GetEventRecorder("partner-account-operator"),
+		Options: Options{
+			ResyncPeriod:            opts.resync,
+			UnauthorizedRetryPeriod: time.Second,
+			BackoffBase:             100 * time.Millisecond,
+			BackoffMax:              2 * time.Second,
+		},
+	}
+	Expect(r.SetupWithManager(mctx, mgr)).To(Succeed())
+	done := make(chan struct{})
+	go func() {
+		defer GinkgoRecover()
+		defer close(done)
+		Expect(mgr.Start(mctx)).To(Succeed())
+	}()
+	DeferCleanup(func() {
+		stop()
+		<-done
+	})
+	return h
+}
+
+func (h *harness) ns() string { return h.namespaces[0] }
+
+func (h *harness) setToken(token string) {
+	GinkgoHelper()
+	Expect(os.WriteFile(h.tokenFile, []byte(token+"\n"), 0o600)).To(Succeed())
+}
+
+// requests returns the simulator's count for a key such as "create 201".
+func (h *harness) requests(key string) int { return h.sim.Requests()[key] }
+
+// totalRequests returns how many /api requests the simulator answered.
+func (h *harness) totalRequests() int {
+	n := 0
+	for _, c := range h.sim.Requests() {
+		n += c
+	}
+	return n
+}
+
+// createRemote creates an account directly through the simulator's API, as another
+// tool (or an earlier life of the operator) would.
+func (h *harness) createRemote(uid, accountType, domain string) {
+	GinkgoHelper()
+	body := fmt.Sprintf(`{"account_uid":%q,"account_type":%q,"domain":%q}`, uid, accountType, domain)
+	req, err := http.NewRequest(http.MethodPost, h.apiURL+"/partners/accounts", strings.NewReader(body))
+	Expect(err).NotTo(HaveOccurred())
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(resp.Body.Close()).To(Succeed())
+	Expect(resp.StatusCode).To(Equal(http.StatusCreated))
+	h.sim.ResetCounts()
+}
+
+// remote returns the simulator's account uid, which must exist.
+func (h *harness) remote(uid string) simulator.AccountState {
+	GinkgoHelper()
+	acct, ok := h.sim.Account(uid)
+	Expect(ok).To(BeTrue(), "no remote account %q", uid)
+	return acct
+}
+
+// newAccount returns a PartnerAccount for an Individual account in b5test.com.
+func newAccount(namespace, name, uid string) *billingv1alpha1.PartnerAccount {
+	return &billingv1alpha1.PartnerAccount{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		Spec: billingv1alpha1.PartnerAccountSpec{
+			AccountUID:  uid,
+			AccountType: billingv1alpha1.AccountTypeIndividual,
+			Domain:      "b5test.com",
+		},
+	}
+}
+
+// get reads pa back from the API server.
+func get(pa *billingv1alpha1.PartnerAccount) func(Gomega) *billingv1alpha1.PartnerAccount {
+	return func(g Gomega) *billingv1alpha1.PartnerAccount {
+		out := &billingv1alpha1.PartnerAccount{}
+		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pa), out)).To(Succeed())
+		return out
+	}
+}
+
+// haveReady matches a PartnerAccount whose Ready condition has the given status and
+// reason, for its current generation.
+func haveReady(status metav1.ConditionStatus, reason string) OmegaMatcher {
+	return WithTransform(func(pa *billingv1alpha1.PartnerAccount) string {
+		c := meta.FindStatusCondition(pa.Status.Conditions, billingv1alpha1.ConditionReady)
+		if c == nil || pa.Status.ObservedGeneration != pa.Generation {
+			return "<not observed>"
+		}
+		return string(c.Status) + "/" + c.Reason
+	}, Equal(string(status)+"/"+reason))
+}
+
+// isStalledWith matches a PartnerAccount with Stalled=True for reason.
+func isStalledWith(reason string) OmegaMatcher {
+	return WithTransform(func(pa *billingv1alpha1.PartnerAccount) string {
+		c := meta.FindStatusCondition(pa.Status.Conditions, billingv1alpha1.ConditionStalled)
+		if c == nil || c.Status != metav1.ConditionTrue {
+			return "<not stalled>"
+		}
+		return c.Reason
+	}, Equal(reason))
+}
+
+// readyMessage returns pa's Ready message.
+func readyMessage(pa *billingv1alpha1.PartnerAccount) string {
+	if c := meta.FindStatusCondition(pa.Status.Conditions, billingv1alpha1.ConditionReady); c != nil {
+		return c.Message
+	}
+	return ""
+}
+
+// eventReasons returns the reasons of the events recorded about pa, oldest first.
+func eventReasons(pa *billingv1alpha1.PartnerAccount) func(Gomega) []string {
+	return func(g Gomega) []string {
+		var list eventsv1.EventList
+		g.Expect(k8sClient.List(ctx, &list, client.InNamespace(pa.Namespace))).To(Succeed())
+		var reasons []string
+		for _, e := range list.Items {
+			if e.Regarding.Name == pa.Name && e.Regarding.Kind == "PartnerAccount" {
+				reasons = append(reasons, e.Reason)
+			}
+		}
+		return reasons
+	}
+}
+
+// gone reports whether pa no longer exists.
+func gone(pa *billingv1alpha1.PartnerAccount) func() bool {
+	return func() bool {
+		err := k8sClient.Get(ctx, client.ObjectKeyFromObject(pa), &billingv1alpha1.PartnerAccount{})
+		return client.IgnoreNotFound(err) == nil && err != nil
+	}
+}
+
+// Timeouts for Eventually and Consistently.
+const (
+	waitReady = 20 * time.Second
+	poll      = 100 * time.Millisecond
+)
+
+func keyOf(namespace, name string) client.ObjectKey {
+	return client.ObjectKey{Namespace: namespace, Name: name}
+}
