@@ -4,12 +4,13 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"sort"
+	"slices"
+	"strings"
 	"time"
 )
 
 // Account statuses. The API never moves an account out of entitled: a customer's
-// signup does (Redeem), 1Password does (Suspend), or the end date does.
+// signup does (Redeem), 1Password does (Suspend, Deprovision), or the end date does.
 const (
 	// StatusEntitled: created, the customer has not signed up yet.
 	StatusEntitled = "entitled"
@@ -17,7 +18,8 @@ const (
 	StatusProvisioned = "provisioned"
 	// StatusSuspended: suspended by 1Password (Suspend).
 	StatusSuspended = "suspended"
-	// StatusDeprovisioned: the end date has passed, or the account was deleted.
+	// StatusDeprovisioned: the end date has passed, 1Password deprovisioned the
+	// account early (Deprovision), or the account was deleted.
 	StatusDeprovisioned = "deprovisioned"
 )
 
@@ -33,7 +35,7 @@ const (
 const deletedStatusLabel = StatusDeprovisioned
 
 // Errors returned by the account controls (Redeem, Suspend, Unsuspend,
-// DeleteOutOfBand).
+// Deprovision, DeleteOutOfBand).
 var (
 	// ErrNotFound: no account was ever created with this id (or Reset forgot it).
 	ErrNotFound = errors.New("simulator: no such account")
@@ -49,7 +51,7 @@ type account struct {
 	UID             string     `json:"uid"`
 	Type            string     `json:"account_type"`
 	Domain          string     `json:"domain"`
-	Status          string     `json:"status"` // entitled, provisioned or suspended
+	Status          string     `json:"status"` // entitled, provisioned, suspended or deprovisioned (Deprovision)
 	Resume          string     `json:"resume_status,omitempty"`
 	ActivationToken string     `json:"activation_token"`
 	DeployedMembers int        `json:"deployed_members"`
@@ -166,7 +168,7 @@ func (s *Server) Accounts() []AccountState {
 		out = append(out, a.state(now))
 	}
 	s.mu.RUnlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].UID < out[j].UID })
+	slices.SortFunc(out, func(a, b AccountState) int { return strings.Compare(a.UID, b.UID) })
 	return out
 }
 
@@ -232,6 +234,19 @@ func (s *Server) Unsuspend(uid string) error {
 func (s *Server) DeleteOutOfBand(uid string) error {
 	return s.control(uid, func(a *account, now time.Time) error {
 		a.markDeleted(now, DeletedOutOfBand)
+		return nil
+	})
+}
+
+// Deprovision deprovisions the account before its end date, as 1Password might
+// (a chargeback, a terms violation). The API keeps serving it, with status
+// deprovisioned; deprovisioning it again changes nothing.
+func (s *Server) Deprovision(uid string) error {
+	return s.control(uid, func(a *account, now time.Time) error {
+		if a.Status != StatusDeprovisioned {
+			a.Status, a.Resume = StatusDeprovisioned, ""
+			a.UpdatedAt = now
+		}
 		return nil
 	})
 }

@@ -16,6 +16,7 @@ import (
 //	POST   /sim/accounts/{uid}/redeem       AccountState
 //	POST   /sim/accounts/{uid}/suspend      AccountState
 //	POST   /sim/accounts/{uid}/unsuspend    AccountState
+//	POST   /sim/accounts/{uid}/deprovision  AccountState (deprovisioned before its end date)
 //	GET    /sim/requests                    {"create 201":3,"get 200":10,...}
 //	DELETE /sim/requests                    {} (counts forgotten)
 //	POST   /sim/reset                       {} (accounts and counts forgotten)
@@ -40,6 +41,7 @@ func (s *Server) simMux() *http.ServeMux {
 	mux.HandleFunc("POST /sim/accounts/{uid}/redeem", s.simControl(s.Redeem))
 	mux.HandleFunc("POST /sim/accounts/{uid}/suspend", s.simControl(s.Suspend))
 	mux.HandleFunc("POST /sim/accounts/{uid}/unsuspend", s.simControl(s.Unsuspend))
+	mux.HandleFunc("POST /sim/accounts/{uid}/deprovision", s.simControl(s.Deprovision))
 	mux.HandleFunc("GET /sim/requests", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, s.Requests())
 	})
