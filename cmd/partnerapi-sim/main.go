@@ -121,7 +121,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	fmt.Fprintf(stdout, "partnerapi-sim listening on http://%s (dialect %s)\n", ln.Addr(), d)
+	_, _ = fmt.Fprintf(stdout, "partnerapi-sim listening on http://%s (dialect %s)\n", ln.Addr(), d)
 
 	select {
 	case err := <-served:

@@ -72,7 +72,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"--addr=127.0.0.1:0", "--dialect=published", "--token=other," + secret,
 			"--domains=partner.test", "--state-file=" + state, "--retry-after=2"}, pw, &stderr)
-		pw.Close()
+		_ = pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
 	if err != nil {
@@ -92,7 +92,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {
 		t.Errorf("create: %d", resp.StatusCode)
 	}
@@ -102,7 +102,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	}
 	var health map[string]string
 	_ = json.NewDecoder(resp.Body).Decode(&health)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if health["dialect"] != "published" {
 		t.Errorf("health %v", health)
 	}

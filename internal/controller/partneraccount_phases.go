@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -208,7 +209,7 @@ func (r *PartnerAccountReconciler) deleteFailed(ctx context.Context, pa *billing
 	status := newStatusPatcher(r.Client, pa)
 	previousReason := readyReason(&pa.Status)
 	o := errorOutcome("delete the account", err)
-	o.message = "Deleting the remote account failed, so the finalizer stays: " + o.message +
+	o.message = "Deleting the remote account failed, so the finalizer stays: " + strings.TrimSuffix(o.message, ".") +
 		". To delete the resource and leave the remote account, set spec.deletionPolicy to Orphan"
 	setConditions(&pa.Status, pa.Generation, o)
 	r.recordFailure(pa, previousReason, o)

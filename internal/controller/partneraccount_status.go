@@ -219,8 +219,7 @@ func errorOutcome(op string, err error) outcome {
 // no timestamps or request ids, and a fixed text otherwise, so that retries of the
 // same failure write the same condition.
 func stableMessage(err error) string {
-	var apiErr *partnerapi.Error
-	if errors.As(err, &apiErr) {
+	if apiErr, ok := errors.AsType[*partnerapi.Error](err); ok {
 		if apiErr.StatusCode != 0 {
 			return apiErr.Error()
 		}

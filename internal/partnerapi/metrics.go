@@ -62,8 +62,7 @@ func register[C prometheus.Collector](c C) C {
 	if err == nil {
 		return c
 	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
+	if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
 		if existing, ok := are.ExistingCollector.(C); ok {
 			return existing
 		}

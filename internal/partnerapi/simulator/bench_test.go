@@ -48,7 +48,7 @@ func benchServe(b *testing.B, dialect simulator.Dialect) {
 			return 0, err
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		return resp.StatusCode, nil
 	}
 	createReq := func(uid string) []byte {

@@ -45,7 +45,7 @@ func TestFaultShares(t *testing.T) {
 					continue
 				}
 				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
+				_ = resp.Body.Close()
 				outcome[i] = resp.StatusCode
 				if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") != "7" {
 					t.Errorf("429 with Retry-After %q, want 7", resp.Header.Get("Retry-After"))

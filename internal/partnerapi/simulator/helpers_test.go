@@ -169,7 +169,7 @@ func (h *harness) do(method, path string, body any, opts ...reqOption) result {
 	if err != nil {
 		h.t.Fatalf("%s %s: %v", method, path, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	respBody, err := io.ReadAll(resp.Body)
 	if err != nil {
 		h.t.Fatalf("%s %s: read body: %v", method, path, err)

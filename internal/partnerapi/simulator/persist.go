@@ -7,7 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 )
 
@@ -72,7 +73,7 @@ func (s *Server) snapshotLocked() []byte {
 	for _, a := range s.accounts {
 		st.Accounts = append(st.Accounts, a)
 	}
-	sort.Slice(st.Accounts, func(i, j int) bool { return st.Accounts[i].UID < st.Accounts[j].UID })
+	slices.SortFunc(st.Accounts, func(a, b *account) int { return strings.Compare(a.UID, b.UID) })
 	data, _ := json.MarshalIndent(st, "", "  ") // plain values cannot fail
 	return append(data, '\n')
 }

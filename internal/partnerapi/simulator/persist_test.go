@@ -86,7 +86,7 @@ func TestStateFileConcurrentWrites(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				resp.Body.Close()
+				_ = resp.Body.Close()
 			}
 		})
 	}

@@ -3,9 +3,10 @@ package simulator_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"reflect"
-	"sort"
+	"slices"
 	"testing"
 	"time"
 
@@ -41,11 +42,7 @@ func jsonType(v any) string {
 func sameShape(t *testing.T, what string, got, want map[string]any) {
 	t.Helper()
 	keys := func(m map[string]any) []string {
-		var k []string
-		for key := range m {
-			k = append(k, key)
-		}
-		sort.Strings(k)
+		k := slices.Sorted(maps.Keys(m))
 		return k
 	}
 	if !reflect.DeepEqual(keys(got), keys(want)) {

@@ -373,7 +373,7 @@ func readTokenFile(path string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("simulator: token file: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	var tokens []string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
