@@ -52,8 +52,22 @@ vet: ## Run go vet against code.
 	go vet ./...
 
 .PHONY: test
-test: manifests generate fmt vet control-plane ## Run every test, envtest suites included, against the control plane in bin/k8s.
-	$(ENVTEST_VERSION_CHECK) go test ./... -timeout 20m -coverprofile cover.out
+test: manifests generate fmt vet control-plane ## Run every test, envtest and end-to-end suites included, against the control plane in bin/k8s.
+	$(ENVTEST_VERSION_CHECK) go test -race ./... -timeout 20m -coverprofile cover.out
+	$(E2E_TEST)
+
+# The end-to-end suite (test/e2e, build tag e2e) runs kubectl, the operator and the
+# simulator as separate processes against etcd and kube-apiserver (test/localenv).
+E2E_TEST = $(ENVTEST_VERSION_CHECK) go test -tags e2e ./test/e2e/ -count=1 -timeout 10m
+
+.PHONY: test-e2e
+test-e2e: control-plane ## Run the end-to-end suite alone, showing each spec, its kubectl commands and their output.
+	$(E2E_TEST) -v -ginkgo.v
+
+.PHONY: demo
+demo: control-plane ## Run the control plane, the simulator and the operator here, apply config/samples and show them; DEMO_KEEP=1 keeps them until Ctrl-C.
+	go build -o "$(LOCALBIN)/demo" ./test/demo
+	$(ENVTEST_VERSION_CHECK) "$(LOCALBIN)/demo"
 
 .PHONY: lint
 lint: golangci-lint ## Run golangci-lint linter

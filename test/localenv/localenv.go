@@ -1,0 +1,374 @@
+// Package localenv runs the whole system on this machine, each part a separate
+// process on loopback, for the demo (test/demo) and the end-to-end suite (test/e2e):
+// etcd and kube-apiserver (started through envtest from the control plane that
+// make control-plane builds into bin/k8s), the Partnership API simulator
+// (cmd/partnerapi-sim) and the operator (cmd).
+//
+// It installs what a real install would, from config/default, except the
+// Deployment and its metrics Service (the operator runs here as a process, not in a
+// pod), and runs the operator with a kubeconfig for the ServiceAccount that install
+// creates, so the operator has exactly the RBAC of config/rbac. The partner token is
+// a random one, in a file both the simulator and the operator read; it is never
+// printed.
+package localenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/partnerbilling/partner-account-operator/internal/testenv"
+)
+
+// Where config/default installs the operator, and as whom it runs.
+const (
+	Namespace      = "partner-account-operator-system"
+	ServiceAccount = "partner-account-operator-controller-manager"
+	// CRDName is the PartnerAccount CustomResourceDefinition.
+	CRDName = "partneraccounts.billing.partnerbilling.io"
+)
+
+// Options configure Start.
+type Options struct {
+	// WorkDir receives the kubeconfigs, the partner token file and the logs. It must
+	// exist; the caller removes it.
+	WorkDir string
+	// BinDir is where the operator (manager) and the simulator (partnerapi-sim) are
+	// built, relative to the repository's root unless absolute; empty means WorkDir.
+	BinDir string
+	// Progress, when set, is called with the name of each step as it starts.
+	Progress func(step string)
+	// OperatorArgs are added to the operator's command line.
+	OperatorArgs []string
+	// SimulatorArgs are added to the simulator's command line.
+	SimulatorArgs []string
+}
+
+// StepError is the error of a step that failed.
+type StepError struct {
+	Step string
+	Err  error
+}
+
+func (e *StepError) Error() string { return e.Step + ": " + e.Err.Error() }
+func (e *StepError) Unwrap() error { return e.Err }
+
+// Env is a running environment. Stop it.
+type Env struct {
+	// Root is the repository's top directory.
+	Root string
+	// Dir is Options.WorkDir.
+	Dir string
+	// KubectlPath is the kubectl that matches the server, from the control plane's directory.
+	KubectlPath string
+	// Kubeconfig is a cluster-admin kubeconfig, for people and tests.
+	Kubeconfig string
+	// OperatorKubeconfig is the operator's: a token of its ServiceAccount.
+	OperatorKubeconfig string
+	// ServerVersion is kube-apiserver's version, e.g. v1.37.2.
+	ServerVersion string
+	// SimulatorURL is the simulator's address (its controls are under /sim).
+	SimulatorURL string
+	// PartnerAPIURL is the simulator's Partnership API, as given to the operator.
+	PartnerAPIURL string
+	// TokenFile holds the partner token.
+	TokenFile string
+	// OperatorLog and SimulatorLog are the processes' output.
+	OperatorLog, SimulatorLog string
+	// ManagerBinary and SimulatorBinary are the binaries that run.
+	ManagerBinary, SimulatorBinary string
+
+	token    string
+	assets   string
+	cp       *envtest.Environment
+	sim      *process
+	operator *process
+	stopped  bool
+}
+
+// Start builds the operator and the simulator, starts etcd and kube-apiserver,
+// installs the CRD and the operator's RBAC, and starts the simulator and the
+// operator. On failure it stops whatever it started and returns a *StepError.
+func Start(ctx context.Context, opts Options) (*Env, error) {
+	if opts.WorkDir == "" {
+		return nil, errors.New("localenv: Options.WorkDir is required")
+	}
+	dir, err := filepath.Abs(opts.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{Dir: dir}
+	binDir := opts.BinDir
+	if binDir == "" {
+		binDir = dir
+	}
+	steps := []struct {
+		name string
+		fn   func() error
+	}{
+		{"Find the repository and the control plane", e.locate},
+		{"Build the operator and the simulator", func() error { return e.build(ctx, binDir) }},
+		{"Start etcd and kube-apiserver", e.startControlPlane},
+		{"Install the CRD and the operator's RBAC from config/default", func() error { return e.install(ctx) }},
+		{"Create a token for the operator's ServiceAccount", func() error { return e.operatorKubeconfig(ctx) }},
+		{"Start the Partnership API simulator", func() error { return e.startSimulator(ctx, opts.SimulatorArgs) }},
+		{"Start the operator", func() error { return e.startOperator(ctx, opts.OperatorArgs) }},
+	}
+	for _, s := range steps {
+		if opts.Progress != nil {
+			opts.Progress(s.name)
+		}
+		err := ctx.Err()
+		if err == nil {
+			err = s.fn()
+		}
+		if err == nil {
+			err = ctx.Err() // interrupted while the step ran
+		}
+		if err != nil {
+			if stopErr := e.Stop(); stopErr != nil {
+				err = errors.Join(err, fmt.Errorf("while stopping: %w", stopErr))
+			}
+			return nil, &StepError{Step: s.name, Err: err}
+		}
+	}
+	return e, nil
+}
+
+// Stop stops the operator, the simulator, kube-apiserver and etcd, in that order.
+// It may be called more than once.
+func (e *Env) Stop() error {
+	if e.stopped {
+		return nil
+	}
+	e.stopped = true
+	var errs []error
+	if e.operator != nil {
+		errs = append(errs, e.operator.Stop(15*time.Second))
+	}
+	if e.sim != nil {
+		errs = append(errs, e.sim.Stop(5*time.Second))
+	}
+	if e.cp != nil {
+		errs = append(errs, e.cp.Stop())
+	}
+	return errors.Join(errs...)
+}
+
+// PartnerToken is the partner token the simulator accepts, for tests that check
+// it never shows; never print it.
+func (e *Env) PartnerToken() string { return e.token }
+
+// OperatorExited is closed if the operator process ends.
+func (e *Env) OperatorExited() <-chan struct{} { return e.operator.Exited() }
+
+// SimulatorExited is closed if the simulator process ends.
+func (e *Env) SimulatorExited() <-chan struct{} { return e.sim.Exited() }
+
+// Kubectl runs the kubectl of the control plane as cluster admin, with stdin when
+// it is not empty, and returns its stdout and stderr. A non-zero exit is an error
+// that carries stderr.
+func (e *Env) Kubectl(ctx context.Context, stdin string, args ...string) (stdout, stderr string, err error) {
+	return e.KubectlWith(ctx, e.Kubeconfig, stdin, args...)
+}
+
+// KubectlWith is Kubectl with another kubeconfig.
+func (e *Env) KubectlWith(ctx context.Context, kubeconfig, stdin string, args ...string) (string, string, error) {
+	return run(ctx, e.Root, []string{"KUBECACHEDIR=" + filepath.Join(e.Dir, "kube-cache")}, stdin,
+		e.KubectlPath, append([]string{"--kubeconfig", kubeconfig}, args...)...)
+}
+
+func (e *Env) locate() error {
+	e.Root = testenv.Root()
+	assets, err := testenv.Assets()
+	if err != nil {
+		return err
+	}
+	e.assets = assets
+	e.KubectlPath = filepath.Join(e.assets, "kubectl")
+	return nil
+}
+
+func (e *Env) build(ctx context.Context, binDir string) error {
+	if !filepath.IsAbs(binDir) {
+		binDir = filepath.Join(e.Root, binDir)
+	}
+	if err := os.MkdirAll(binDir, 0o755); err != nil {
+		return err
+	}
+	e.ManagerBinary = filepath.Join(binDir, "manager")
+	e.SimulatorBinary = filepath.Join(binDir, "partnerapi-sim")
+	for bin, pkg := range map[string]string{e.ManagerBinary: "./cmd", e.SimulatorBinary: "./cmd/partnerapi-sim"} {
+		if _, _, err := run(ctx, e.Root, nil, "", "go", "build", "-o", bin, pkg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Env) startControlPlane() error {
+	etcd, apiServer, err := controlPlaneShims(filepath.Join(e.Dir, "shims"), e.assets)
+	if err != nil {
+		return fmt.Errorf("control plane shims: %w", err)
+	}
+	e.cp = &envtest.Environment{
+		BinaryAssetsDirectory: e.assets,
+		ControlPlane: envtest.ControlPlane{
+			Etcd:        &envtest.Etcd{Path: etcd},
+			APIServer:   &envtest.APIServer{Path: apiServer},
+			KubectlPath: e.KubectlPath,
+		},
+	}
+	cfg, err := e.cp.Start()
+	if err != nil {
+		return err
+	}
+	e.Kubeconfig = filepath.Join(e.Dir, "kubeconfig")
+	if err := os.WriteFile(e.Kubeconfig, e.cp.KubeConfig, 0o600); err != nil {
+		return err
+	}
+	e.ServerVersion, err = testenv.ServerVersion(cfg)
+	return err
+}
+
+// install applies config/default without the Deployment and the Service, which
+// would run the operator in a pod, and waits for the CRD to be established.
+func (e *Env) install(ctx context.Context) error {
+	manifests, _, err := e.Kubectl(ctx, "", "kustomize", filepath.Join(e.Root, "config", "default"))
+	if err != nil {
+		return err
+	}
+	var keep []string
+	for doc := range strings.SplitSeq(manifests, "\n---\n") {
+		if !hasKind(doc, "Deployment") && !hasKind(doc, "Service") {
+			keep = append(keep, doc)
+		}
+	}
+	if _, _, err := e.Kubectl(ctx, strings.Join(keep, "\n---\n"), "apply", "-f", "-"); err != nil {
+		return err
+	}
+	_, _, err = e.Kubectl(ctx, "", "wait", "--for=condition=Established", "--timeout=30s", "crd/"+CRDName)
+	return err
+}
+
+// hasKind reports whether a YAML document from kustomize is of kind.
+func hasKind(doc, kind string) bool {
+	for line := range strings.SplitSeq(doc, "\n") {
+		if line == "kind: "+kind {
+			return true
+		}
+	}
+	return false
+}
+
+// operatorKubeconfig writes a kubeconfig with a token of the operator's ServiceAccount.
+func (e *Env) operatorKubeconfig(ctx context.Context) error {
+	token, _, err := e.Kubectl(ctx, "", "create", "token", ServiceAccount, "-n", Namespace, "--duration=48h")
+	if err != nil {
+		return err
+	}
+	cfg := e.cp.Config
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["local"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	kc.AuthInfos["operator"] = &clientcmdapi.AuthInfo{Token: strings.TrimSpace(token)}
+	kc.Contexts["operator"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "operator", Namespace: Namespace}
+	kc.CurrentContext = "operator"
+	e.OperatorKubeconfig = filepath.Join(e.Dir, "operator.kubeconfig")
+	return clientcmd.WriteToFile(*kc, e.OperatorKubeconfig)
+}
+
+func (e *Env) startSimulator(ctx context.Context, extra []string) error {
+	raw := make([]byte, 24)
+	_, _ = rand.Read(raw)
+	e.token = "pat-" + hex.EncodeToString(raw)
+	e.TokenFile = filepath.Join(e.Dir, "partner-api-token")
+	if err := os.WriteFile(e.TokenFile, []byte(e.token+"\n"), 0o600); err != nil {
+		return err
+	}
+	e.SimulatorLog = filepath.Join(e.Dir, "partnerapi-sim.log")
+	args := append([]string{"--addr", "127.0.0.1:0", "--token-file", e.TokenFile}, extra...)
+	p, line, err := startProcess("partnerapi-sim", e.SimulatorBinary, args, e.SimulatorLog, true)
+	if err != nil {
+		return err
+	}
+	e.sim = p
+	// partnerapi-sim listening on http://127.0.0.1:PORT (dialect contract)
+	_, rest, ok := strings.Cut(line, " listening on ")
+	url, _, _ := strings.Cut(rest, " ")
+	if !ok || !strings.HasPrefix(url, "http://") {
+		return fmt.Errorf("unexpected first line from partnerapi-sim: %q", line)
+	}
+	e.SimulatorURL = url
+	e.PartnerAPIURL = url + "/api/v1"
+	return waitHTTP(ctx, p, url+"/sim/health", e.SimulatorLog)
+}
+
+func (e *Env) startOperator(ctx context.Context, extra []string) error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	e.OperatorLog = filepath.Join(e.Dir, "operator.log")
+	args := append([]string{
+		"--kubeconfig", e.OperatorKubeconfig,
+		"--partner-api-url", e.PartnerAPIURL,
+		"--partner-api-token-file", e.TokenFile,
+		"--metrics-bind-address", "0",
+		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", port),
+		// As in config/manager, so that the lease permissions are exercised too.
+		"--leader-elect", "--leader-election-namespace", Namespace,
+	}, extra...)
+	p, _, err := startProcess("operator", e.ManagerBinary, args, e.OperatorLog, false)
+	if err != nil {
+		return err
+	}
+	e.operator = p
+	return waitHTTP(ctx, p, fmt.Sprintf("http://127.0.0.1:%d/readyz", port), e.OperatorLog)
+}
+
+// waitHTTP waits until url answers 200, p exits, or 30 seconds pass.
+func waitHTTP(ctx context.Context, p *process, url, logPath string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := client.Do(req); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-p.Exited():
+			return fmt.Errorf("%w%s", p.ExitErr(), logTail(logPath))
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not answer 200 at %s: %w%s", p.name, url, ctx.Err(), logTail(logPath))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
