@@ -174,11 +174,6 @@ func (r *PartnerAccountReconciler) reconcileDelete(ctx context.Context, pa *bill
 	if !controllerutil.ContainsFinalizer(pa, billingv1alpha1.Finalizer) {
 		return ctrl.Result{}, nil
 	}
-	log := logf.FromContext(ctx).WithValues("accountUID", pa.Spec.AccountUID)
-	owns, err := r.ownsRemoteAccount(ctx, pa)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
 	switch {
 	case pa.Spec.Suspend:
 		r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventOrphaned, "Delete",
@@ -186,14 +181,20 @@ func (r *PartnerAccountReconciler) reconcileDelete(ctx context.Context, pa *bill
 	case pa.Spec.DeletionPolicy == billingv1alpha1.DeletionPolicyOrphan:
 		r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventOrphaned, "Delete",
 			"spec.deletionPolicy is Orphan: remote account %q was left as it is", pa.Spec.AccountUID)
-	case !owns:
-		r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventOrphaned, "Delete",
-			"This resource did not own remote account %q, so nothing was deleted remotely", pa.Spec.AccountUID)
 	default:
+		owns, err := r.ownsRemoteAccount(ctx, pa)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if !owns {
+			r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventOrphaned, "Delete",
+				"This resource did not own remote account %q, so nothing was deleted remotely", pa.Spec.AccountUID)
+			break
+		}
 		if err := r.API.Delete(ctx, pa.Spec.AccountUID); err != nil && !errors.Is(err, partnerapi.ErrNotFound) {
 			return r.deleteFailed(ctx, pa, err)
 		}
-		log.Info("Deleted remote account")
+		logf.FromContext(ctx).Info("Deleted remote account", "accountUID", pa.Spec.AccountUID)
 		r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventDeleted, "Delete",
 			"Deactivated remote account %q", pa.Spec.AccountUID)
 	}
