@@ -13,7 +13,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -284,16 +283,11 @@ func waitReadyAs(key client.ObjectKey, want string) *unstructured.Unstructured {
 	return got
 }
 
-// readySummary is "status/reason" of u's Ready condition, or "<not observed>" when
-// the status does not describe u's generation.
+// readySummary is readyOf for an unstructured PartnerAccount.
 func readySummary(g Gomega, u *unstructured.Unstructured) string {
 	var pa billingv1alpha1.PartnerAccount
 	g.Expect(runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &pa)).To(Succeed())
-	c := meta.FindStatusCondition(pa.Status.Conditions, billingv1alpha1.ConditionReady)
-	if c == nil || pa.Status.ObservedGeneration != pa.Generation {
-		return "<not observed>"
-	}
-	return string(c.Status) + "/" + c.Reason
+	return readyOf(&pa)
 }
 
 // normaliseCapture returns the parts of a captured object that matter to a health

@@ -186,13 +186,17 @@ func get(pa *billingv1alpha1.PartnerAccount) func(Gomega) *billingv1alpha1.Partn
 // haveReady matches a PartnerAccount whose Ready condition has the given status and
 // reason, for its current generation.
 func haveReady(status metav1.ConditionStatus, reason string) OmegaMatcher {
-	return WithTransform(func(pa *billingv1alpha1.PartnerAccount) string {
-		c := meta.FindStatusCondition(pa.Status.Conditions, billingv1alpha1.ConditionReady)
-		if c == nil || pa.Status.ObservedGeneration != pa.Generation {
-			return "<not observed>"
-		}
-		return string(c.Status) + "/" + c.Reason
-	}, Equal(string(status)+"/"+reason))
+	return WithTransform(readyOf, Equal(string(status)+"/"+reason))
+}
+
+// readyOf is "status/reason" of pa's Ready condition, or "<not observed>" when the
+// status does not describe pa's generation.
+func readyOf(pa *billingv1alpha1.PartnerAccount) string {
+	c := meta.FindStatusCondition(pa.Status.Conditions, billingv1alpha1.ConditionReady)
+	if c == nil || pa.Status.ObservedGeneration != pa.Generation {
+		return "<not observed>"
+	}
+	return string(c.Status) + "/" + c.Reason
 }
 
 // isStalledWith matches a PartnerAccount with Stalled=True for reason.

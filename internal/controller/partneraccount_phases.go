@@ -224,9 +224,9 @@ func (r *PartnerAccountReconciler) deleteFailed(ctx context.Context, pa *billing
 // those declaring its accountUID anywhere in the cluster (ties broken by namespace and
 // name). It returns pa itself when pa is the owner.
 func (r *PartnerAccountReconciler) owner(ctx context.Context, pa *billingv1alpha1.PartnerAccount) (*billingv1alpha1.PartnerAccount, error) {
-	var peers billingv1alpha1.PartnerAccountList
-	if err := r.List(ctx, &peers, client.MatchingFields{accountUIDIndex: pa.Spec.AccountUID}); err != nil {
-		return nil, fmt.Errorf("list PartnerAccounts with accountUID %q: %w", pa.Spec.AccountUID, err)
+	peers, err := r.withAccountUID(ctx, pa.Spec.AccountUID)
+	if err != nil {
+		return nil, err
 	}
 	owner := pa
 	for i := range peers.Items {
@@ -236,6 +236,15 @@ func (r *PartnerAccountReconciler) owner(ctx context.Context, pa *billingv1alpha
 		}
 	}
 	return owner, nil
+}
+
+// withAccountUID lists the PartnerAccounts, in every namespace, that declare uid.
+func (r *PartnerAccountReconciler) withAccountUID(ctx context.Context, uid string) (*billingv1alpha1.PartnerAccountList, error) {
+	var list billingv1alpha1.PartnerAccountList
+	if err := r.List(ctx, &list, client.MatchingFields{accountUIDIndex: uid}); err != nil {
+		return nil, fmt.Errorf("list PartnerAccounts with accountUID %q: %w", uid, err)
+	}
+	return &list, nil
 }
 
 // ownsRemoteAccount reports whether deleting pa may delete its remote account: pa
@@ -265,10 +274,9 @@ func (r *PartnerAccountReconciler) peersOf(ctx context.Context, obj client.Objec
 	if !ok {
 		return nil
 	}
-	var peers billingv1alpha1.PartnerAccountList
-	if err := r.List(ctx, &peers, client.MatchingFields{accountUIDIndex: pa.Spec.AccountUID}); err != nil {
-		logf.FromContext(ctx).Error(err, "Failed to list PartnerAccounts with the same accountUID",
-			"accountUID", pa.Spec.AccountUID)
+	peers, err := r.withAccountUID(ctx, pa.Spec.AccountUID)
+	if err != nil {
+		logf.FromContext(ctx).Error(err, "Failed to find the PartnerAccounts to wake", "accountUID", pa.Spec.AccountUID)
 		return nil
 	}
 	var reqs []reconcile.Request
