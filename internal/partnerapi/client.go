@@ -218,7 +218,8 @@ func (c *HTTPClient) Create(ctx context.Context, req CreateRequest) (*Account, e
 	return c.account(ctx, OpCreate, http.MethodPost, req.UID, c.baseURL+"/partners/accounts", body)
 }
 
-// Get reads an account. 404 and 410 both give ErrNotFound.
+// Get reads an account. 404 and 410 with the API's error body give ErrNotFound;
+// without it they give ErrMisconfigured.
 func (c *HTTPClient) Get(ctx context.Context, uid string) (*Account, error) {
 	if err := checkUID(OpGet, uid); err != nil {
 		return nil, err
@@ -239,8 +240,9 @@ func (c *HTTPClient) UpdateEndsAt(ctx context.Context, uid string, endsAt *time.
 	return c.account(ctx, OpUpdate, http.MethodPatch, uid, c.accountURL(uid), body)
 }
 
-// Delete deactivates an account. Any 2xx is success; 404 and 410 give ErrNotFound,
-// which the caller treats as already deleted.
+// Delete deactivates an account. Any 2xx that is not an HTML page or another
+// non-JSON answer is success; 404 and 410 with the API's error body give
+// ErrNotFound, which the caller treats as already deleted.
 func (c *HTTPClient) Delete(ctx context.Context, uid string) error {
 	if err := checkUID(OpDelete, uid); err != nil {
 		return err
@@ -324,11 +326,16 @@ func (c *HTTPClient) do(ctx context.Context, op, method, uid, target string, bod
 	observe(op, strconv.Itoa(resp.StatusCode), start)
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return responseError(op, uid, resp.StatusCode, resp.Header, respBody, time.Now())
+		return responseError(op, uid, target, resp.StatusCode, resp.Header, respBody, time.Now())
 	}
 	if readErr != nil {
 		return &Error{Kind: ErrTransient, Op: op, UID: uid, StatusCode: resp.StatusCode,
 			Err: fmt.Errorf("read response: %w", readErr)}
+	}
+	if ct := resp.Header.Get("Content-Type"); !isJSON(ct, respBody) {
+		// A welcome page or a login form: a 2xx from it proves nothing, least of all
+		// that an account was deleted.
+		return &Error{Kind: ErrMisconfigured, Op: op, UID: uid, StatusCode: resp.StatusCode, URL: target, ContentType: ct}
 	}
 	if decode == nil {
 		return nil
