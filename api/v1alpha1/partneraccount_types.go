@@ -87,6 +87,17 @@ type PartnerAccountSpec struct {
 	// Deleting a suspended resource leaves the remote account as it is.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+
+	// adoptExisting lets this resource take over a remote account with its
+	// accountUID, type and domain that existed before its first create attempt
+	// (made by the partner's billing system, another cluster, or an older
+	// PartnerAccount deleted with deletionPolicy Orphan). Without it such an account
+	// is left alone: Stalled with reason AccountExists, its end date never written,
+	// its token never shown, and deleting this resource deletes nothing remotely. An
+	// account this resource created itself (even when the create's answer was lost)
+	// is its own without this field. Once adopted, an account stays adopted.
+	// +optional
+	AdoptExisting bool `json:"adoptExisting,omitempty"`
 }
 
 // PartnerAccountStatus is what the controller last learnt about the remote account.
@@ -101,12 +112,25 @@ type PartnerAccountStatus struct {
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// accountUID is set while this resource owns the remote account spec.accountUID:
-	// from just before its first create request, or from adoption. It is empty for a
-	// resource that does not own one (a duplicate, a refused create, a conflict), and
-	// deleting such a resource never deletes a remote account.
+	// accountUID is set once this resource owns the remote account spec.accountUID:
+	// its create was answered with success, or a create whose answer was lost is
+	// recovered (the account's createdAt is not before createAttemptedAt, less a
+	// one-minute clock-skew margin), or it adopted the account (spec.adoptExisting).
+	// Only a resource that owns its account changes its end date or deletes it.
 	// +optional
 	AccountUID string `json:"accountUID,omitempty"`
+
+	// createAttemptedAt is when this resource first asked the Partnership API to
+	// create the account, written before the request. It is kept until the
+	// controller knows whether that attempt created the account, and is the
+	// evidence that tells an account it created from one that existed before.
+	// +optional
+	CreateAttemptedAt *metav1.Time `json:"createAttemptedAt,omitempty"`
+
+	// lastHandledReconcileAt is the value of the
+	// billing.partnerbilling.io/reconcile-requested-at annotation last acted on.
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
 
 	// accountStatus is the remote account's status exactly as the Partnership API
 	// reports it: entitled, provisioned, suspended, deprovisioned, ...

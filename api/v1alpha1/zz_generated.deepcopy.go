@@ -113,6 +113,10 @@ func (in *PartnerAccountStatus) DeepCopyInto(out *PartnerAccountStatus) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.CreateAttemptedAt != nil {
+		in, out := &in.CreateAttemptedAt, &out.CreateAttemptedAt
+		*out = (*in).DeepCopy()
+	}
 	if in.EndsAt != nil {
 		in, out := &in.EndsAt, &out.EndsAt
 		*out = (*in).DeepCopy()

@@ -63,6 +63,9 @@ type Options struct {
 	BackoffBase, BackoffMax time.Duration
 	// MaxConcurrentReconciles is how many PartnerAccounts are reconciled at once.
 	MaxConcurrentReconciles int
+	// CreateClockSkew is how far the API's clock may lag the operator's when an
+	// account's created_at is compared with a resource's first create attempt.
+	CreateClockSkew time.Duration
 	// Now is the clock used to tell an account that ended from one deprovisioned early.
 	Now func() time.Time
 }
@@ -77,6 +80,7 @@ func (o Options) withDefaults() Options {
 	def(&o.UnauthorizedRetryPeriod, DefaultUnauthorizedRetryPeriod)
 	def(&o.BackoffBase, DefaultBackoffBase)
 	def(&o.BackoffMax, DefaultBackoffMax)
+	def(&o.CreateClockSkew, DefaultCreateClockSkew)
 	if o.MaxConcurrentReconciles <= 0 {
 		o.MaxConcurrentReconciles = DefaultMaxConcurrentReconciles
 	}
@@ -126,9 +130,7 @@ func (r *PartnerAccountReconciler) SetupWithManager(ctx context.Context, mgr ctr
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		// Only a new generation (a spec change, or deletion) calls for work: the
-		// controller's own status and finalizer writes never wake it up.
-		For(&billingv1alpha1.PartnerAccount{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		For(&billingv1alpha1.PartnerAccount{}, builder.WithPredicates(needsWork())).
 		// When a PartnerAccount comes or goes, the others with its accountUID may
 		// have to give up or take over the remote account.
 		Watches(&billingv1alpha1.PartnerAccount{},
@@ -148,7 +150,7 @@ func (r *PartnerAccountReconciler) SetupWithManager(ctx context.Context, mgr ctr
 // resultFor turns an outcome into when to look at the resource again.
 func (r *PartnerAccountReconciler) resultFor(o outcome) (ctrl.Result, error) {
 	switch {
-	case o.reason == billingv1alpha1.ReasonAPIUnavailable:
+	case o.reason == billingv1alpha1.ReasonAPIUnavailable, o.reason == billingv1alpha1.ReasonAPIEndpointMisconfigured:
 		// Returned errors go through the work queue's per-object jittered backoff.
 		if o.err == nil {
 			return ctrl.Result{}, errors.New(o.message)

@@ -21,6 +21,7 @@ local needsAction = {
   RemoteDeleted = true,
   AccountSuspended = true,
   Deprovisioned = true,
+  APIEndpointMisconfigured = true,
 }
 
 local metadata = obj.metadata or {}
