@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -49,10 +50,12 @@ const maxResponseBody = 1 << 20
 type Config struct {
 	// BaseURL is the API root including the /api/v1 prefix. Empty means
 	// ProductionBaseURL; TestBaseURL (https://billing.b5test.eu/api/v1) is
-	// 1Password's test server. http:// is accepted so that tests and the simulator
-	// can run without TLS; the bearer token then travels in clear text, so use it
-	// only on loopback or inside a trusted network.
+	// 1Password's test server. http:// would send the bearer token in clear text,
+	// so it is refused unless the host is a loopback address (a local simulator)
+	// or AllowInsecureHTTP is set.
 	BaseURL string
+	// AllowInsecureHTTP accepts an http:// BaseURL on any host.
+	AllowInsecureHTTP bool
 	// TokenFile is the path of a file holding the bearer token; surrounding
 	// whitespace is ignored. The file is checked on every request and read again
 	// when its modification time, size or inode changes, so a rotated Kubernetes
@@ -95,7 +98,7 @@ var _ Client = (*HTTPClient)(nil)
 // New checks cfg, reads the token file once and returns a client. The error names
 // the offending Config field.
 func New(cfg Config) (*HTTPClient, error) {
-	base, err := parseBaseURL(cfg.BaseURL)
+	base, err := parseBaseURL(cfg.BaseURL, cfg.AllowInsecureHTTP)
 	if err != nil {
 		return nil, fmt.Errorf("partnerapi: invalid Config.BaseURL: %w", err)
 	}
@@ -166,7 +169,7 @@ func New(cfg Config) (*HTTPClient, error) {
 	}, nil
 }
 
-func parseBaseURL(raw string) (string, error) {
+func parseBaseURL(raw string, allowInsecureHTTP bool) (string, error) {
 	if raw == "" {
 		raw = ProductionBaseURL
 	}
@@ -183,8 +186,20 @@ func parseBaseURL(raw string) (string, error) {
 		return "", errors.New("must not contain credentials")
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
 		return "", errors.New("must not have a query or fragment")
+	case u.Scheme == "http" && !allowInsecureHTTP && !isLoopback(u.Hostname()):
+		return "", fmt.Errorf("http:// would send the partner token in clear text to %s; use https://, "+
+			"or allow insecure HTTP explicitly", u.Host)
 	}
 	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// isLoopback reports whether host names this machine: localhost or a loopback IP.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func rootCAs(caFile string) (*x509.CertPool, error) {
