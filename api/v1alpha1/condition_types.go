@@ -72,6 +72,10 @@ const (
 	// status keeps what it had, finalizers stay, and calls are retried with backoff
 	// until the operator's --partner-api-url is fixed.
 	ReasonAPIEndpointMisconfigured = "APIEndpointMisconfigured"
+	// ReasonSecretConflict: the Secret that should hold the activation token exists
+	// and is not this PartnerAccount's; it is never overwritten. Delete it or name
+	// another in spec.activationTokenSecretRef.
+	ReasonSecretConflict = "SecretConflict"
 )
 
 // Reasons for Stalled=True (and Ready=False): nothing happens until the spec changes,
@@ -116,6 +120,27 @@ const (
 
 // Finalizer keeps a PartnerAccount until the controller has dealt with its remote account.
 const Finalizer = "billing.partnerbilling.io/finalizer"
+
+// Labels on the Secrets the controller writes. The operator caches only Secrets
+// with ManagedByLabel set to ManagedByValue.
+const (
+	// ManagedByLabel marks a Secret as the operator's.
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	// ManagedByValue is ManagedByLabel's value on the operator's Secrets.
+	ManagedByValue = "partner-account-operator"
+	// PartnerAccountLabel names the PartnerAccount a Secret belongs to.
+	PartnerAccountLabel = "billing.partnerbilling.io/partneraccount"
+)
+
+// Keys of an activation token Secret.
+const (
+	// SecretKeyActivationToken holds the activation token.
+	SecretKeyActivationToken = "activationToken"
+	// SecretKeyRedemptionURL holds the ready-to-send redemption link.
+	SecretKeyRedemptionURL = "redemptionURL"
+	// SecretKeyAccountUID holds the account's UID.
+	SecretKeyAccountUID = "accountUID"
+)
 
 // ReconcileRequestedAtAnnotation, set to any new value (a timestamp, say), makes the
 // controller read the remote account again at once, even when Stalled; suspend

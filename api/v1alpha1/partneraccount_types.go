@@ -98,6 +98,25 @@ type PartnerAccountSpec struct {
 	// is its own without this field. Once adopted, an account stays adopted.
 	// +optional
 	AdoptExisting bool `json:"adoptExisting,omitempty"`
+
+	// activationTokenSecretRef names a Secret in this resource's namespace that the
+	// controller writes and owns, holding the activation token (key
+	// activationToken), the redemption link (redemptionURL) and accountUID. When it
+	// is set, neither the token nor the link is written to status, so only those
+	// who may read that Secret can redeem the account. A Secret of this name that
+	// the controller did not create is never overwritten.
+	// +optional
+	ActivationTokenSecretRef *SecretReference `json:"activationTokenSecretRef,omitempty"`
+}
+
+// SecretReference names a Secret in the PartnerAccount's own namespace.
+type SecretReference struct {
+	// name is the Secret's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Name string `json:"name"`
 }
 
 // PartnerAccountStatus is what the controller last learnt about the remote account.
@@ -137,14 +156,23 @@ type PartnerAccountStatus struct {
 	// +optional
 	AccountStatus string `json:"accountStatus,omitempty"`
 
-	// activationToken is the coupon code the customer redeems to sign up.
-	// Anyone holding it can redeem it.
+	// activationToken is the coupon code the customer redeems to sign up. Anyone
+	// holding it can redeem it. It is empty when the token is kept in a Secret
+	// (see activationTokenSecretName).
 	// +optional
 	ActivationToken string `json:"activationToken,omitempty"`
 
-	// redemptionURL is the ready-to-send link that redeems activationToken.
+	// redemptionURL is the ready-to-send link that redeems activationToken. It is
+	// empty when the token is kept in a Secret.
 	// +optional
 	RedemptionURL string `json:"redemptionURL,omitempty"`
+
+	// activationTokenSecretName is the Secret, in this namespace, that holds the
+	// activation token and the redemption link instead of this status: the one
+	// spec.activationTokenSecretRef names, or <name>-activation when the operator
+	// runs with --activation-token-in-status=false.
+	// +optional
+	ActivationTokenSecretName string `json:"activationTokenSecretName,omitempty"`
 
 	// endsAt is the remote account's end date as the Partnership API reports it.
 	// +optional

@@ -53,6 +53,8 @@ type harnessOptions struct {
 	dialect    simulator.Dialect
 	resync     time.Duration
 	namespaces int
+	// noTokenInStatus runs the controller as --activation-token-in-status=false does.
+	noTokenInStatus bool
 }
 
 var namespaceSeq atomic.Int64
@@ -97,21 +99,23 @@ func startHarness(opts harnessOptions) *harness {
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  cache.Options{DefaultNamespaces: namespaces},
+		Cache:                  cacheOptions(namespaces),
 		// Every harness registers the same controller name in one process.
 		Controller: config.Controller{SkipNameValidation: new(true)},
 	})
 	Expect(err).NotTo(HaveOccurred())
 	mctx, stop := context.WithCancel(ctx)
 	r := &PartnerAccountReconciler{
-		Client:   mgr.GetClient(),
-		API:      api,
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		API:       api,
 		Recorder: mgr.GetEventRecorder("partner-account-operator"),
 		Options: Options{
 			ResyncPeriod:            opts.resync,
 			UnauthorizedRetryPeriod: time.Second,
 			BackoffBase:             100 * time.Millisecond,
 			BackoffMax:              2 * time.Second,
+			NoTokenInStatus:         opts.noTokenInStatus,
 		},
 	}
 	Expect(r.SetupWithManager(mctx, mgr)).To(Succeed())
@@ -129,6 +133,13 @@ func startHarness(opts harnessOptions) *harness {
 }
 
 func (h *harness) ns() string { return h.namespaces[0] }
+
+// cacheOptions are the operator's cache options, limited to namespaces.
+func cacheOptions(namespaces map[string]cache.Config) cache.Options {
+	opts := cache.Options{DefaultNamespaces: namespaces}
+	ConfigureCache(&opts)
+	return opts
+}
 
 func (h *harness) setToken(token string) {
 	GinkgoHelper()

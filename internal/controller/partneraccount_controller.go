@@ -66,6 +66,9 @@ type Options struct {
 	// CreateClockSkew is how far the API's clock may lag the operator's when an
 	// account's created_at is compared with a resource's first create attempt.
 	CreateClockSkew time.Duration
+	// NoTokenInStatus keeps activation tokens out of every status: a resource
+	// without spec.activationTokenSecretRef gets its Secret at <name>-activation.
+	NoTokenInStatus bool
 	// Now is the clock used to tell an account that ended from one deprovisioned early.
 	Now func() time.Time
 }
@@ -94,6 +97,9 @@ func (o Options) withDefaults() Options {
 // spec through the Partnership API.
 type PartnerAccountReconciler struct {
 	client.Client
+	// APIReader reads past the cache, which holds only the operator's own Secrets,
+	// to find out whose a Secret of a wanted name is.
+	APIReader client.Reader
 	// API is the Partnership API.
 	API partnerapi.Client
 	// Recorder records the events users see in kubectl describe.
@@ -105,6 +111,7 @@ type PartnerAccountReconciler struct {
 // +kubebuilder:rbac:groups=billing.partnerbilling.io,resources=partneraccounts,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=billing.partnerbilling.io,resources=partneraccounts/status,verbs=patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch;delete
 
 // Reconcile brings one PartnerAccount's remote account in line with its spec and
 // reports what it found in the status.
@@ -133,6 +140,8 @@ func (r *PartnerAccountReconciler) SetupWithManager(ctx context.Context, mgr ctr
 		For(&billingv1alpha1.PartnerAccount{}, builder.WithPredicates(needsWork())).
 		// When a PartnerAccount comes or goes, the others with its accountUID may
 		// have to give up or take over the remote account.
+		// A token Secret deleted or edited by hand is written again.
+		Owns(&corev1.Secret{}, builder.WithPredicates(tokenSecretTampered())).
 		Watches(&billingv1alpha1.PartnerAccount{},
 			handler.EnqueueRequestsFromMapFunc(r.peersOf),
 			builder.WithPredicates(predicate.Funcs{
@@ -162,7 +171,7 @@ func (r *PartnerAccountReconciler) resultFor(o outcome) (ctrl.Result, error) {
 			d = time.Second
 		}
 		return ctrl.Result{RequeueAfter: d + time.Duration(rand.Int64N(int64(d/4+100*time.Millisecond)))}, nil
-	case o.reason == billingv1alpha1.ReasonUnauthorized:
+	case o.reason == billingv1alpha1.ReasonUnauthorized, o.reason == billingv1alpha1.ReasonSecretConflict:
 		return ctrl.Result{RequeueAfter: jitter(r.Options.UnauthorizedRetryPeriod, 0.2)}, nil
 	case isStalled(o.reason), o.reason == billingv1alpha1.ReasonReconcileSuspended:
 		return ctrl.Result{}, nil

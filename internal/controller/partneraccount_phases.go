@@ -28,6 +28,9 @@ func (r *PartnerAccountReconciler) reconcileNormal(ctx context.Context, pa *bill
 	if err != nil || o.reason == "" {
 		return ctrl.Result{}, err
 	}
+	if o, err = r.placeToken(ctx, pa, o); err != nil {
+		return ctrl.Result{}, err
+	}
 	setConditions(&pa.Status, pa.Generation, o)
 	if request != "" && o.reason != billingv1alpha1.ReasonReconcileSuspended {
 		pa.Status.LastHandledReconcileAt = request

@@ -1,6 +1,8 @@
 package controller
 
 import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -41,4 +43,21 @@ func finalizerRemoved(old, cur client.Object) bool {
 func reconcileRequested(old, cur client.Object) bool {
 	v := cur.GetAnnotations()[billingv1alpha1.ReconcileRequestedAtAnnotation]
 	return v != "" && v != old.GetAnnotations()[billingv1alpha1.ReconcileRequestedAtAnnotation]
+}
+
+// tokenSecretTampered passes the changes to a token Secret that the controller did
+// not make: its deletion, or a change to its data or labels. Its creation, always
+// the controller's own, passes nothing, so writing a Secret costs no reconcile.
+func tokenSecretTampered() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		DeleteFunc:  func(event.DeleteEvent) bool { return true },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			old, okOld := e.ObjectOld.(*corev1.Secret)
+			cur, okNew := e.ObjectNew.(*corev1.Secret)
+			return !okOld || !okNew || !equality.Semantic.DeepEqual(old.Data, cur.Data) ||
+				!hasLabels(cur.Labels, old.Labels)
+		},
+	}
 }

@@ -50,6 +50,7 @@ var reasonShapes = map[string]reasonShape{
 	billingv1alpha1.ReasonAccountExists:       {ready: metav1.ConditionFalse, stalled: true, failure: true},
 
 	billingv1alpha1.ReasonAPIEndpointMisconfigured: {ready: metav1.ConditionFalse, failure: true},
+	billingv1alpha1.ReasonSecretConflict:           {ready: metav1.ConditionFalse, failure: true},
 }
 
 // isFailure reports whether reason is one that gets a Warning event when it first appears.
@@ -240,6 +241,14 @@ func describeType(t partnerapi.AccountType) string {
 		return string(billingv1alpha1.AccountTypeFamily)
 	}
 	return fmt.Sprintf("%q", string(t))
+}
+
+// secretConflictOutcome is the outcome when the Secret that should hold the
+// activation token belongs to someone else.
+func secretConflictOutcome(name string) outcome {
+	return outcome{reason: billingv1alpha1.ReasonSecretConflict,
+		message: fmt.Sprintf("Secret %q exists and was not written by this PartnerAccount, so the activation token is "+
+			"not written to it; delete that Secret, or name another in spec.activationTokenSecretRef", name)}
 }
 
 // remoteDeletedOutcome is the outcome when an account the resource owned is gone.

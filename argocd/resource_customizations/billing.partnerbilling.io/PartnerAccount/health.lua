@@ -22,6 +22,7 @@ local needsAction = {
   AccountSuspended = true,
   Deprovisioned = true,
   APIEndpointMisconfigured = true,
+  SecretConflict = true,
 }
 
 local metadata = obj.metadata or {}
