@@ -193,8 +193,8 @@ func main() {
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		API:       apiClient,
-		Recorder: mgr.GetEventRecorder("partner-account-operator"),
-		Options:  reconcilerOpts,
+		Recorder:  mgr.GetEventRecorder("partner-account-operator"),
+		Options:   reconcilerOpts,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		setupLog.Error(err, "Failed to create controller", "controller", "partneraccount")
 		os.Exit(1)

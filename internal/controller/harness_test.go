@@ -109,7 +109,7 @@ func startHarness(opts harnessOptions) *harness {
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		API:       api,
-		Recorder: mgr.GetEventRecorder("partner-account-operator"),
+		Recorder:  mgr.GetEventRecorder("partner-account-operator"),
 		Options: Options{
 			ResyncPeriod:            opts.resync,
 			UnauthorizedRetryPeriod: time.Second,

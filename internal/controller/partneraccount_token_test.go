@@ -67,7 +67,7 @@ func TestStripUnread(t *testing.T) {
 		Name:          "acct",
 		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}},
 		Annotations: map[string]string{
-			lastAppliedAnnotation: `{"spec":{}}`,
+			lastAppliedAnnotation:                          `{"spec":{}}`,
 			billingv1alpha1.ReconcileRequestedAtAnnotation: "1",
 		},
 	}}
