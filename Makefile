@@ -52,7 +52,7 @@ vet: ## Run go vet against code.
 	go vet ./...
 
 .PHONY: test
-test: manifests generate fmt vet control-plane ## Run every test, envtest and end-to-end suites included, against the control plane in bin/k8s.
+test: manifests generate fmt vet control-plane test-monitoring ## Run every test: the alerts', envtest and end-to-end suites, against the control plane in bin/k8s.
 	$(ENVTEST_VERSION_CHECK) go test -race ./... -timeout 20m -coverprofile cover.out
 	$(E2E_TEST)
 
@@ -155,6 +155,42 @@ $(CONTROL_PLANE_DIR)/kube-apiserver $(CONTROL_PLANE_DIR)/kubectl:
 $(CONTROL_PLANE_DIR)/etcd:
 	@echo "Building etcd $(ETCD_VERSION) from the Go module proxy"
 	cd hack/controlplane/etcd && go build -trimpath -ldflags "-s -w" -o "$@" go.etcd.io/etcd/server/v3
+
+##@ Monitoring
+
+# promtool is built once, like the control plane, by hack/monitoring, a module of
+# its own so that Prometheus's dependencies stay out of the operator's go.mod.
+PROMETHEUS_VERSION = $(shell awk '$$1 == "github.com/prometheus/prometheus" { print $$2; exit }' hack/monitoring/go.mod)
+PROMTOOL = $(LOCALBIN)/promtool-$(PROMETHEUS_VERSION)
+METRICNAMES = $(LOCALBIN)/metricnames
+ALERTS_WORK = $(LOCALBIN)/alerts-test
+
+.PHONY: promtool
+promtool: $(PROMTOOL) ## Build promtool into bin/ unless it is there (about 7 minutes the first time).
+$(PROMTOOL):
+	@echo "Building promtool $(PROMETHEUS_VERSION) from the Go module proxy"
+	cd hack/monitoring && go build -trimpath -ldflags "-s -w" -o "$@" github.com/prometheus/prometheus/cmd/promtool
+
+.PHONY: metricnames
+metricnames: ## Build bin/metricnames, which prints every metric the alerts and the dashboard query.
+	cd hack/monitoring && go build -o "$(METRICNAMES)" ./metricnames
+
+# The files bin/metricnames reads; the end-to-end suite runs
+# $(METRICNAMES) $(MONITORING_QUERIES) from the repository root.
+MONITORING_QUERIES = config/prometheus/prometheus_rule.yaml config/grafana/partner-account-operator.json
+
+.PHONY: test-alerts
+test-alerts: promtool ## promtool check and test the alerts in config/prometheus (tests in config/prometheus/tests).
+	rm -rf "$(ALERTS_WORK)" && mkdir -p "$(ALERTS_WORK)"
+	cd hack/monitoring && go run ./rulefile ../../config/prometheus/prometheus_rule.yaml > "$(ALERTS_WORK)/rules.yaml"
+	cp config/prometheus/tests/*_test.yaml "$(ALERTS_WORK)/"
+	"$(PROMTOOL)" check rules "$(ALERTS_WORK)/rules.yaml"
+	cd "$(ALERTS_WORK)" && "$(PROMTOOL)" test rules *_test.yaml
+
+.PHONY: test-monitoring
+test-monitoring: test-alerts metricnames ## Test the alerts, the dashboard, docs/metrics.md and bin/metricnames.
+	cd hack/monitoring && go test ./... -count=1
+	"$(METRICNAMES)" $(MONITORING_QUERIES) > /dev/null
 
 ##@ Dependencies
 
