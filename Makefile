@@ -70,8 +70,9 @@ demo: control-plane ## Run the control plane, the simulator and the operator her
 	$(ENVTEST_VERSION_CHECK) "$(LOCALBIN)/demo"
 
 .PHONY: lint
-lint: golangci-lint ## Run golangci-lint linter
+lint: golangci-lint ## Run golangci-lint linter, on hack/monitoring's module too
 	"$(GOLANGCI_LINT)" run
+	cd hack/monitoring && "$(GOLANGCI_LINT)" run ./...
 
 .PHONY: lint-fix
 lint-fix: golangci-lint ## Run golangci-lint linter and perform fixes

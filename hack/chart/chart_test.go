@@ -88,7 +88,8 @@ func kustomize(t *testing.T, dir string) objects {
 
 func helmTemplate(t *testing.T, set ...string) (objects, error) {
 	t.Helper()
-	args := []string{"template", release, filepath.Join(root, "dist", "chart"), "--namespace", namespace}
+	args := make([]string, 0, 5+2*len(set))
+	args = append(args, "template", release, filepath.Join(root, "dist", "chart"), "--namespace", namespace)
 	for _, s := range set {
 		args = append(args, "--set", s)
 	}
@@ -165,7 +166,7 @@ func TestChartDefaultsInstallWhatConfigDefaultDoes(t *testing.T) {
 		"ServiceAccount": true, "Role": true, "ClusterRole": true, "RoleBinding": true, "ClusterRoleBinding": true,
 	}
 	for key, obj := range config {
-		kind := strings.SplitN(key, "/", 2)[0]
+		kind, _, _ := strings.Cut(key, "/")
 		switch {
 		case rbacKinds[kind]:
 			c, ok := chart[key]
@@ -189,7 +190,7 @@ func TestChartDefaultsInstallWhatConfigDefaultDoes(t *testing.T) {
 		}
 	}
 	for key := range chart {
-		if rbacKinds[strings.SplitN(key, "/", 2)[0]] {
+		if kind, _, _ := strings.Cut(key, "/"); rbacKinds[kind] {
 			if _, ok := config[key]; !ok {
 				t.Errorf("the chart has %s, config/default does not", key)
 			}
@@ -254,7 +255,7 @@ func TestChartValues(t *testing.T) {
 func TestChartMonitoringToggles(t *testing.T) {
 	off := mustHelmTemplate(t)
 	for key := range off {
-		kind := strings.SplitN(key, "/", 2)[0]
+		kind, _, _ := strings.Cut(key, "/")
 		if kind == "ServiceMonitor" || kind == "PrometheusRule" || kind == "ConfigMap" {
 			t.Errorf("%s is rendered with the default values", key)
 		}

@@ -76,11 +76,15 @@ spec:
 
 func TestErrors(t *testing.T) {
 	for name, tc := range map[string]struct{ file, content, want string }{
-		"unparsable query":  {"d.json", `{"panels": [{"title": "bad", "targets": [{"expr": "sum(rate(x[5m])"}]}]}`, `panel "bad"`},
-		"unknown macro":     {"d.json", `{"panels": [{"title": "m", "targets": [{"expr": "rate(x[$interval])"}]}]}`, `panel "m"`},
-		"no metric name":    {"d.json", `{"panels": [{"title": "n", "targets": [{"expr": "{__name__=~\"x.*\"}"}]}]}`, "no metric name"},
-		"no queries":        {"d.json", `{"panels": []}`, "no queries"},
-		"odd variable":      {"d.json", `{"panels": [{"targets": [{"expr": "x"}]}], "templating": {"list": [{"name": "v", "type": "query", "query": "metrics(x)"}]}}`, "variable v"},
+		"unparsable query": {"d.json",
+			`{"panels": [{"title": "bad", "targets": [{"expr": "sum(rate(x[5m])"}]}]}`, `panel "bad"`},
+		"unknown macro": {"d.json",
+			`{"panels": [{"title": "m", "targets": [{"expr": "rate(x[$interval])"}]}]}`, `panel "m"`},
+		"no metric name": {"d.json",
+			`{"panels": [{"title": "n", "targets": [{"expr": "{__name__=~\"x.*\"}"}]}]}`, "no metric name"},
+		"no queries": {"d.json", `{"panels": []}`, "no queries"},
+		"odd variable": {"d.json", `{"panels": [{"targets": [{"expr": "x"}]}], ` +
+			`"templating": {"list": [{"name": "v", "type": "query", "query": "metrics(x)"}]}}`, "variable v"},
 		"rule without expr": {"r.yaml", "groups:\n- name: g\n  rules:\n  - alert: A\n", "A has no expr"},
 		"not a rule":        {"r.yaml", "groups:\n- name: g\n  rules:\n  - expr: x\n", "neither an alert"},
 	} {

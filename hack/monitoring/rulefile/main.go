@@ -23,7 +23,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "rulefile:", err)
 		os.Exit(1)
 	}
-	os.Stdout.Write(out)
+	if _, err := os.Stdout.Write(out); err != nil {
+		fmt.Fprintln(os.Stderr, "rulefile:", err)
+		os.Exit(1)
+	}
 }
 
 func ruleFile(path string) ([]byte, error) {
