@@ -38,6 +38,7 @@ import (
 
 	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
 	"github.com/partnerbilling/partner-account-operator/internal/controller"
+	"github.com/partnerbilling/partner-account-operator/internal/logcap"
 	"github.com/partnerbilling/partner-account-operator/internal/partnerapi"
 	// +kubebuilder:scaffold:imports
 )
@@ -112,7 +113,9 @@ func main() {
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	// Capped, whatever --zap-log-level says: client-go logs whole request and
+	// response bodies, activation tokens included, above it.
+	ctrl.SetLogger(logcap.Cap(zap.New(zap.UseFlagOptions(&opts))))
 
 	// if the enable-http2 flag is false (the default), http/2 should be disabled
 	// due to its vulnerabilities. More specifically, disabling http/2 will
