@@ -44,9 +44,6 @@ type harness struct {
 	apiURL     string
 	tokenFile  string
 	namespaces []string
-	// simClockOffset shifts the simulator's clock, so that an account can be made
-	// to have existed long before a test's resource.
-	simClockOffset atomic.Int64
 }
 
 type harnessOptions struct {
@@ -79,8 +76,7 @@ func startHarness(opts harnessOptions) *harness {
 	}
 
 	var err error
-	h.sim, err = simulator.New(simulator.Options{Dialect: opts.dialect, Tokens: []string{testToken},
-		Now: func() time.Time { return time.Now().Add(time.Duration(h.simClockOffset.Load())) }})
+	h.sim, err = simulator.New(simulator.Options{Dialect: opts.dialect, Tokens: []string{testToken}})
 	Expect(err).NotTo(HaveOccurred())
 	h.front = &apiFront{sim: h.sim}
 	srv := httptest.NewServer(h.front)
@@ -158,22 +154,12 @@ func (h *harness) totalRequests() int {
 	return n
 }
 
-// createRemote creates an account directly through the simulator's API an hour
-// ago, as the partner's billing system or another cluster would have.
+// createRemote seeds an account made an hour ago, as the partner's billing system
+// or another cluster would have made it.
 func (h *harness) createRemote(uid, accountType, domain string) {
 	GinkgoHelper()
-	h.simClockOffset.Store(int64(-time.Hour))
-	defer h.simClockOffset.Store(0)
-	body := fmt.Sprintf(`{"account_uid":%q,"account_type":%q,"domain":%q}`, uid, accountType, domain)
-	req, err := http.NewRequest(http.MethodPost, h.apiURL+"/partners/accounts", strings.NewReader(body))
+	_, err := h.sim.Seed(simulator.Seed{UID: uid, Type: accountType, Domain: domain, CreatedAt: time.Now().Add(-time.Hour)})
 	Expect(err).NotTo(HaveOccurred())
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(resp.Body.Close()).To(Succeed())
-	Expect(resp.StatusCode).To(Equal(http.StatusCreated))
-	h.sim.ResetCounts()
 }
 
 // frontMode is how the harness's front answers in place of the simulator.

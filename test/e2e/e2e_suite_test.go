@@ -55,17 +55,21 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		WorkDir:  dir,
 		Progress: func(step string) { By(step) },
 		// No resync during the suite: every request the simulator counts comes from
-		// something a spec did.
-		OperatorArgs: []string{"--resync-period=10m"},
+		// something a spec did. The most verbose logging, so that the check that no
+		// secret is ever logged sees everything the operator can log.
+		OperatorArgs: []string{"--resync-period=10m", "--zap-log-level=127"},
 	})
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() {
+	DeferCleanup(func(ctx SpecContext) {
 		// Registered after the work directory's removal, so it runs before it.
 		if anyFailed || os.Getenv("E2E_SHOW_LOGS") != "" {
 			showLog(env.OperatorLog)
 			showLog(env.SimulatorLog)
 		}
+		accounts, err := env.RemoteAccounts(ctx)
+		Expect(err).NotTo(HaveOccurred())
 		Expect(env.Stop()).To(Succeed())
+		expectNoSecretsIn(env.OperatorLog, env.PartnerToken(), accounts)
 	})
 	AddReportEntry("kube-apiserver", env.ServerVersion)
 }, NodeTimeout(6*time.Minute)) // building the operator on a cold build cache takes minutes
@@ -78,6 +82,24 @@ var _ = AfterEach(func() {
 		anyFailed = true
 	}
 })
+
+// expectNoSecretsIn fails when the log at path holds the partner's bearer token or
+// any account's activation token.
+func expectNoSecretsIn(path, partnerToken string, accounts []localenv.RemoteAccount) {
+	GinkgoHelper()
+	data, err := os.ReadFile(path)
+	Expect(err).NotTo(HaveOccurred())
+	log := string(data)
+	Expect(len(log)).To(BeNumerically(">", 1000), "the operator's log is nearly empty")
+	Expect(partnerToken).NotTo(BeEmpty())
+	Expect(strings.Contains(log, partnerToken)).To(BeFalse(), "the operator logged the partner token")
+	Expect(accounts).NotTo(BeEmpty())
+	for _, a := range accounts {
+		Expect(a.ActivationToken).NotTo(BeEmpty())
+		Expect(strings.Contains(log, a.ActivationToken)).To(BeFalse(), "the operator logged account %s's activation token", a.UID)
+	}
+	GinkgoWriter.Printf("Operator log: %d bytes, no partner token, none of %d activation tokens\n", len(log), len(accounts))
+}
 
 func showLog(path string) {
 	data, err := os.ReadFile(path)
