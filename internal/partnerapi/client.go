@@ -90,6 +90,7 @@ type HTTPClient struct {
 	timeout   time.Duration
 	token     *tokenSource
 	limiter   *rate.Limiter
+	gate      *gate
 	http      *http.Client
 }
 
@@ -160,6 +161,7 @@ func New(cfg Config) (*HTTPClient, error) {
 		timeout:   timeout,
 		token:     token,
 		limiter:   rate.NewLimiter(limit, burst),
+		gate:      &gate{},
 		http: &http.Client{
 			Transport: transport,
 			// A redirect would be a second request; the 3xx is returned instead
@@ -291,16 +293,15 @@ func (c *HTTPClient) account(ctx context.Context, op, method, uid, target string
 	return acct, nil
 }
 
-// do waits for the rate limiter, sends one request, reads the answer and hands a
-// 2xx body to decode (when not nil). Anything else becomes an *Error, from whose
-// text the bearer token is removed.
+// do waits for the gate (see gate) and the rate limiter, sends one request, reads
+// the answer and hands a 2xx body to decode (when not nil). Anything else becomes
+// an *Error, from whose text the bearer token is removed.
 func (c *HTTPClient) do(ctx context.Context, op, method, uid, target string, body []byte, decode func([]byte) error) (err error) {
-	waitStart := time.Now()
-	err = c.limiter.Wait(ctx)
-	limiterWait.Observe(time.Since(waitStart).Seconds())
-	if err != nil {
-		return &Error{Kind: ErrTransient, Op: op, UID: uid, Err: fmt.Errorf("client-side rate limiter: %w", err)}
+	if err := c.gate.pass(ctx, op, uid, c.limiter); err != nil {
+		return err
 	}
+	sent := false
+	defer func() { c.gate.leave(sent, err) }()
 
 	// Read after the wait, so a token rotated meanwhile is the one sent.
 	token, err := c.token.Token()
@@ -331,6 +332,7 @@ func (c *HTTPClient) do(ctx context.Context, op, method, uid, target string, bod
 	}
 
 	start := time.Now()
+	sent = true
 	resp, err := c.http.Do(req)
 	if err != nil {
 		observe(op, "error", start)
