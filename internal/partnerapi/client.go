@@ -78,6 +78,11 @@ type Config struct {
 	// Burst is how many requests may go out at once above the sustained rate. Zero
 	// means DefaultBurst.
 	Burst int
+	// UnauthorizedRetryPeriod is how often the token is tried again while the API
+	// rejects it (401 or 403). Meanwhile calls fail at once with ErrUnauthorized
+	// and send nothing, except one per period, or the first after the token file
+	// changes. Zero means DefaultUnauthorizedRetryPeriod.
+	UnauthorizedRetryPeriod time.Duration
 }
 
 // HTTPClient is the Client for the Partnership API over HTTPS. It works against
@@ -145,6 +150,14 @@ func New(cfg Config) (*HTTPClient, error) {
 		return nil, fmt.Errorf("partnerapi: invalid Config.Burst %d: must be positive", cfg.Burst)
 	}
 
+	retryPeriod := cfg.UnauthorizedRetryPeriod
+	switch {
+	case retryPeriod == 0:
+		retryPeriod = DefaultUnauthorizedRetryPeriod
+	case retryPeriod < 0:
+		return nil, fmt.Errorf("partnerapi: invalid Config.UnauthorizedRetryPeriod %s: must not be negative", retryPeriod)
+	}
+
 	roots, err := rootCAs(cfg.CAFile)
 	if err != nil {
 		return nil, fmt.Errorf("partnerapi: invalid Config.CAFile: %w", err)
@@ -161,7 +174,7 @@ func New(cfg Config) (*HTTPClient, error) {
 		timeout:   timeout,
 		token:     token,
 		limiter:   rate.NewLimiter(limit, burst),
-		gate:      &gate{},
+		gate:      newGate(retryPeriod),
 		http: &http.Client{
 			Transport: transport,
 			// A redirect would be a second request; the 3xx is returned instead
@@ -297,11 +310,12 @@ func (c *HTTPClient) account(ctx context.Context, op, method, uid, target string
 // the answer and hands a 2xx body to decode (when not nil). Anything else becomes
 // an *Error, from whose text the bearer token is removed.
 func (c *HTTPClient) do(ctx context.Context, op, method, uid, target string, body []byte, decode func([]byte) error) (err error) {
-	if err := c.gate.pass(ctx, op, uid, c.limiter); err != nil {
+	tk, err := c.gate.pass(ctx, op, uid, c.limiter, c.token)
+	if err != nil {
 		return err
 	}
-	sent := false
-	defer func() { c.gate.leave(sent, err) }()
+	var sent string // the token, once the request went out
+	defer func() { c.gate.leave(tk, sent, err) }()
 
 	// Read after the wait, so a token rotated meanwhile is the one sent.
 	token, err := c.token.Token()
@@ -332,7 +346,7 @@ func (c *HTTPClient) do(ctx context.Context, op, method, uid, target string, bod
 	}
 
 	start := time.Now()
-	sent = true
+	sent = token
 	resp, err := c.http.Do(req)
 	if err != nil {
 		observe(op, "error", start)
