@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -78,6 +79,8 @@ type gate struct {
 	// different token in the file is tried at once. It is kept only to compare
 	// and never shows up in an error.
 	triedToken string
+	// onReopen are called each time the gate reopens.
+	onReopen []func()
 }
 
 func newGate(period time.Duration) *gate {
@@ -220,6 +223,7 @@ func (g *gate) leave(t ticket, sent string, err error) {
 	if t.probe {
 		g.probing = false
 	}
+	var reopened []func()
 	switch {
 	case rejected && (t.probe || !g.closed && t.epoch == g.epoch):
 		if !g.closed {
@@ -232,6 +236,7 @@ func (g *gate) leave(t ticket, sent string, err error) {
 		g.closed = false
 		g.epoch++
 		credentialsRejected.Set(0)
+		reopened = g.onReopen
 	case t.probe && sent != "":
 		// No answer (a timeout, a dropped connection): that still counts as this
 		// period's probe of the token.
@@ -241,4 +246,33 @@ func (g *gate) leave(t ticket, sent string, err error) {
 		g.nextProbe = time.Time{}
 	}
 	g.mu.Unlock()
+
+	for _, f := range reopened {
+		f()
+	}
+}
+
+// OnReauthorized registers f to be called each time calls can go out again after
+// the API rejected the bearer token: a probe sent while calls were being refused
+// with ErrUnauthorized got an answer other than 401 or 403. Objects that failed as
+// Unauthorized can then be retried at once instead of after their requeue delay.
+//
+// f runs on the goroutine of the call that got the answer, before that call
+// returns, so it must not block: a non-blocking send on a channel is typical, for
+// example one feeding controller-runtime's source.Channel:
+//
+//	events := make(chan event.GenericEvent, 1)
+//	api.OnReauthorized(func() {
+//		select {
+//		case events <- event.GenericEvent{Object: &v1alpha1.PartnerAccount{}}:
+//		default: // a wake-up is already pending
+//		}
+//	})
+//
+// Register before the client is used; f cannot be removed.
+func (c *HTTPClient) OnReauthorized(f func()) {
+	c.gate.mu.Lock()
+	defer c.gate.mu.Unlock()
+	// A new slice, so that leave can call the old one without the lock.
+	c.gate.onReopen = append(slices.Clip(c.gate.onReopen), f)
 }

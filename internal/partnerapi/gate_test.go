@@ -359,13 +359,16 @@ func TestUnauthorizedGateRefusesQueuedCalls(t *testing.T) {
 }
 
 // TestUnauthorizedGateReopensWhenServerAccepts checks that once the server takes
-// the token again, the next probe succeeds, the gate reopens and calls go out
-// again.
+// the token again, the next probe succeeds, the gate reopens, the hooks run once,
+// and calls go out again.
 func TestUnauthorizedGateReopensWhenServerAccepts(t *testing.T) {
 	const period = 100 * time.Millisecond
 	srv := newTimedServer(t, always(http.StatusOK))
 	c := newTestClient(t, srv.apiURL(), func(cfg *Config) { cfg.UnauthorizedRetryPeriod = period })
 	ctx := testCtx(t)
+	var woken, wokenToo atomic.Int32
+	c.OnReauthorized(func() { woken.Add(1) })
+	c.OnReauthorized(func() { wokenToo.Add(1) })
 
 	if err := get(ctx, c, "acct-1"); err != nil {
 		t.Fatal(err)
@@ -376,6 +379,9 @@ func TestUnauthorizedGateReopensWhenServerAccepts(t *testing.T) {
 	}
 	if err := get(ctx, c, "acct-2"); !isNotSent(err) {
 		t.Fatalf("err = %v (%s), want a refusal without a request", err, kindOf(err))
+	}
+	if woken.Load() != 0 {
+		t.Error("the hook ran before the gate reopened")
 	}
 
 	srv.setReply(always(http.StatusOK))
@@ -390,6 +396,10 @@ func TestUnauthorizedGateReopensWhenServerAccepts(t *testing.T) {
 			t.Fatalf("err = %v (%s), want refusals until the probe goes out", err, kindOf(err))
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	// The hooks ran before the probe's call returned.
+	if woken.Load() != 1 || wokenToo.Load() != 1 {
+		t.Errorf("hooks ran %d and %d times, want once each", woken.Load(), wokenToo.Load())
 	}
 	if v := testutil.ToFloat64(credentialsRejected); v != 0 {
 		t.Errorf("%s = %v after the gate reopened, want 0", MetricCredentialsRejected, v)
@@ -410,6 +420,9 @@ func TestUnauthorizedGateReopensWhenServerAccepts(t *testing.T) {
 	wg.Wait()
 	if n := srv.count() - before; n != 5 {
 		t.Errorf("%d of 5 calls after the reopening reached the server", n)
+	}
+	if woken.Load() != 1 {
+		t.Errorf("the hook ran %d times, want once: successes with an open gate are no reopening", woken.Load())
 	}
 }
 
@@ -434,6 +447,8 @@ func TestUnauthorizedGateProbesAtOnceWhenTokenFileChanges(t *testing.T) {
 	})
 	c := newTestClient(t, srv.apiURL(), func(cfg *Config) { cfg.UnauthorizedRetryPeriod = time.Hour })
 	ctx := testCtx(t)
+	reopened := make(chan struct{}, 1)
+	c.OnReauthorized(func() { reopened <- struct{}{} })
 	path := c.token.path
 
 	if err := get(ctx, c, "acct-1"); !errors.Is(err, ErrUnauthorized) || isNotSent(err) {
@@ -460,6 +475,11 @@ func TestUnauthorizedGateProbesAtOnceWhenTokenFileChanges(t *testing.T) {
 	replaceTokenFile(t, path, testTokenRotated)
 	if err := get(ctx, c, "acct-1"); err != nil {
 		t.Fatalf("first call with the fixed token: %v", err)
+	}
+	select {
+	case <-reopened:
+	default:
+		t.Error("the hook did not run when the fixed token was accepted")
 	}
 	if err := get(ctx, c, "acct-2"); err != nil {
 		t.Fatal(err)
