@@ -1,10 +1,10 @@
 package simulator
 
 import (
-	"fmt"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
