@@ -31,6 +31,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -163,6 +164,12 @@ func main() {
 	}
 
 	reconcilerOpts.NoTokenInStatus = !*tokenInStatus
+	// Background read-backs get half the API budget; user work the rest.
+	if api.RequestsPerSecond == 0 {
+		api.RequestsPerSecond = partnerapi.DefaultRequestsPerSecond
+	}
+	reconcilerOpts.ReadBackRate = api.RequestsPerSecond / 2
+	api.UnauthorizedRetryPeriod = controller.DefaultUnauthorizedRetryPeriod
 
 	api.UserAgent = "partner-account-operator/" + version
 	apiClient, err := partnerapi.New(api)
@@ -192,12 +199,22 @@ func main() {
 	}
 
 	ctx := ctrl.SetupSignalHandler()
+	// When the API accepts the token again, the accounts waiting as Unauthorized
+	// are retried at once.
+	reauthorized := make(chan event.GenericEvent, 1)
+	apiClient.OnReauthorized(func() {
+		select {
+		case reauthorized <- event.GenericEvent{Object: &billingv1alpha1.PartnerAccount{}}:
+		default: // a wake-up is already pending
+		}
+	})
 	if err := (&controller.PartnerAccountReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		API:       apiClient,
-		Recorder:  mgr.GetEventRecorder("partner-account-operator"),
-		Options:   reconcilerOpts,
+		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
+		API:          apiClient,
+		Reauthorized: reauthorized,
+		Recorder:     mgr.GetEventRecorder("partner-account-operator"),
+		Options:      reconcilerOpts,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		setupLog.Error(err, "Failed to create controller", "controller", "partneraccount")
 		os.Exit(1)

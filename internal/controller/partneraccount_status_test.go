@@ -2,7 +2,9 @@ package controller
 
 import (
 	"errors"
+
 	"fmt"
+	"github.com/go-logr/logr"
 	"net/http"
 	"strings"
 	"testing"
@@ -326,7 +328,8 @@ func requestFor(namespace, name string) reconcile.Request {
 }
 
 func TestResultFor(t *testing.T) {
-	r := &PartnerAccountReconciler{Options: Options{ResyncPeriod: 10 * time.Minute, UnauthorizedRetryPeriod: time.Minute}}
+	r := &PartnerAccountReconciler{Options: Options{ResyncPeriod: 10 * time.Minute, UnauthorizedRetryPeriod: time.Minute, Now: time.Now},
+		readBacks: newReadBacks(10*time.Minute, 0, logr.Discard())}
 	rateLimited := &partnerapi.Error{Kind: partnerapi.ErrRateLimited, StatusCode: 429, RetryAfter: 3 * time.Second}
 	transient := &partnerapi.Error{Kind: partnerapi.ErrTransient, StatusCode: 503}
 	misconfigured := &partnerapi.Error{Kind: partnerapi.ErrMisconfigured, StatusCode: 404}
