@@ -192,6 +192,11 @@ func main() {
 		// The program ends as soon as the manager stops, so stepping down at once is safe
 		// and lets a new leader take over without waiting for the lease to expire.
 		LeaderElectionReleaseOnCancel: true,
+		// A leader that dies without stepping down (a crash, a lost node) is
+		// replaced within 12s of its last renewal, plus one retry.
+		LeaseDuration: new(12 * time.Second),
+		RenewDeadline: new(8 * time.Second),
+		RetryPeriod:   new(2 * time.Second),
 	})
 	if err != nil {
 		setupLog.Error(err, "Failed to start manager")

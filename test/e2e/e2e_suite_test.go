@@ -17,6 +17,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/partnerbilling/partner-account-operator/internal/testenv"
 	"github.com/partnerbilling/partner-account-operator/test/localenv"
 )
 
@@ -54,6 +55,10 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	env, err = localenv.Start(ctx, localenv.Options{
 		WorkDir:  dir,
 		Progress: func(step string) { By(step) },
+		// Installed from the Helm chart, as platform teams do; the operator runs
+		// with the rendered Deployment's arguments and environment.
+		Chart: "dist/chart",
+		Helm:  tool("HELM", "helm"),
 		// No resync during the suite: every request the simulator counts comes from
 		// something a spec did. The most verbose logging, so that the check that no
 		// secret is ever logged sees everything the operator can log.
@@ -69,10 +74,22 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		accounts, err := env.RemoteAccounts(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(env.Stop()).To(Succeed())
-		expectNoSecretsIn(env.OperatorLog, env.PartnerToken(), accounts)
+		logs, _ := filepath.Glob(filepath.Join(env.Dir, "operator*.log"))
+		for _, log := range logs {
+			expectNoSecretsIn(log, env.PartnerToken(), accounts)
+		}
 	})
 	AddReportEntry("kube-apiserver", env.ServerVersion)
 }, NodeTimeout(6*time.Minute)) // building the operator on a cold build cache takes minutes
+
+// tool returns the path of a tool make builds into bin/, or the one the variable
+// env names (make passes it).
+func tool(env, name string) string {
+	if p := os.Getenv(env); p != "" {
+		return p
+	}
+	return filepath.Join(testenv.Root(), "bin", name)
+}
 
 // anyFailed is set when a spec fails, to show the processes' logs at the end.
 var anyFailed bool
