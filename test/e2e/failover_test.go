@@ -95,4 +95,3 @@ func remoteCount(ctx SpecContext, prefix string) int {
 	}
 	return n
 }
-
