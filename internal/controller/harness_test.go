@@ -197,11 +197,11 @@ func (h *harness) totalRequests() int {
 	return n
 }
 
-// createRemote seeds an account made an hour ago, as the partner's billing system
-// or another cluster would have made it.
-func (h *harness) createRemote(uid, accountType, domain string) {
+// createRemote seeds an account in b5test.com made an hour ago, as the partner's
+// billing system or another cluster would have made it.
+func (h *harness) createRemote(uid, accountType string) {
 	GinkgoHelper()
-	_, err := h.sim.Seed(simulator.Seed{UID: uid, Type: accountType, Domain: domain, CreatedAt: time.Now().Add(-time.Hour)})
+	_, err := h.sim.Seed(simulator.Seed{UID: uid, Type: accountType, Domain: "b5test.com", CreatedAt: time.Now().Add(-time.Hour)})
 	Expect(err).NotTo(HaveOccurred())
 }
 

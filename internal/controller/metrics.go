@@ -2,10 +2,12 @@ package controller
 
 import (
 	"errors"
+	"slices"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -66,10 +68,17 @@ var (
 	})
 )
 
-// remoteStatuses are the remote statuses MetricRemoteAccounts names; any other is
-// "other", so that a server cannot make the label unbounded.
-var remoteStatuses = []string{partnerapi.StatusEntitled, partnerapi.StatusProvisioned, partnerapi.StatusActivated,
-	partnerapi.StatusSuspended, partnerapi.StatusDeprovisioned, "other", "none"}
+// Values of MetricRemoteAccounts's status label besides the statuses the API
+// names: a status it does not know (so that a server cannot make the label
+// unbounded), and no remote account yet.
+const (
+	remoteOther = "other"
+	remoteNone  = "none"
+)
+
+// knownRemoteStatuses are the remote statuses MetricRemoteAccounts names as they are.
+var knownRemoteStatuses = []string{partnerapi.StatusEntitled, partnerapi.StatusProvisioned, partnerapi.StatusActivated,
+	partnerapi.StatusSuspended, partnerapi.StatusDeprovisioned}
 
 func init() {
 	for _, c := range []prometheus.Collector{resourcesGauge, remoteAccountsGauge, timeToFirstReady, remoteChanges, readBackPeriod} {
@@ -82,7 +91,7 @@ func init() {
 	for _, op := range []string{changeCreate, changeAdopt, changeDelete, changeUpdateEndsAt} {
 		remoteChanges.WithLabelValues(op)
 	}
-	for _, s := range remoteStatuses {
+	for _, s := range append(slices.Clone(knownRemoteStatuses), remoteOther, remoteNone) {
 		remoteAccountsGauge.WithLabelValues(s)
 	}
 	for reason, shape := range reasonShapes {
@@ -97,7 +106,7 @@ type accountState struct {
 
 // stateOf is pa's accountState, with bounded label values.
 func stateOf(pa *billingv1alpha1.PartnerAccount) accountState {
-	st := accountState{ready: "Unknown", reason: "None", remote: "none"}
+	st := accountState{ready: string(metav1.ConditionUnknown), reason: "None", remote: remoteNone}
 	if c := meta.FindStatusCondition(pa.Status.Conditions, billingv1alpha1.ConditionReady); c != nil {
 		st.ready = string(c.Status)
 		if _, known := reasonShapes[c.Reason]; known {
@@ -107,11 +116,9 @@ func stateOf(pa *billingv1alpha1.PartnerAccount) accountState {
 		}
 	}
 	if s := pa.Status.AccountStatus; s != "" {
-		st.remote = "other"
-		for _, known := range remoteStatuses[:5] {
-			if s == known {
-				st.remote = s
-			}
+		st.remote = remoteOther
+		if slices.Contains(knownRemoteStatuses, s) {
+			st.remote = s
 		}
 	}
 	return st

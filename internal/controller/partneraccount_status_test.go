@@ -2,14 +2,13 @@ package controller
 
 import (
 	"errors"
-
 	"fmt"
-	"github.com/go-logr/logr"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"

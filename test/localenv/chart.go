@@ -46,7 +46,7 @@ func managerContainer(manifests string) (*corev1.Container, error) {
 				return c, nil
 			}
 		}
-		return nil, fmt.Errorf("Deployment %s has no manager container", d.Name)
+		return nil, fmt.Errorf("the Deployment %s has no manager container", d.Name)
 	}
 }
 
@@ -56,7 +56,8 @@ func managerContainer(manifests string) (*corev1.Container, error) {
 // on the given loopback addresses, the kubeconfig and the leader election
 // namespace are added (a pod finds them in its ServiceAccount), and an
 // environment variable read from the container's resources gets its value.
-func hostCommand(c *corev1.Container, tokenFile, metricsAddr, healthAddr, kubeconfig string) (args, env []string, err error) {
+func hostCommand(c *corev1.Container, tokenFile, metricsAddr, healthAddr, kubeconfig string) (
+	args, env []string, err error) {
 	for _, a := range c.Args {
 		name, _, _ := strings.Cut(a, "=")
 		switch name {

@@ -117,6 +117,9 @@ type Env struct {
 	stopped  bool
 }
 
+// mainOperator names the operator process Start starts, and its log (operator.log).
+const mainOperator = "operator"
+
 // Operator is one running operator process.
 type Operator struct {
 	proc *process
@@ -173,7 +176,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		{installStep(opts.Chart), func() error { return e.install(ctx, opts.Helm, opts.Chart) }},
 		{"Create a token for the operator's ServiceAccount", func() error { return e.operatorKubeconfig(ctx) }},
 		{"Start the operator", func() error {
-			op, err := e.startOperator(ctx, "operator", e.operatorArgs)
+			op, err := e.startOperator(ctx, mainOperator, e.operatorArgs)
 			e.operator = op
 			return err
 		}},
@@ -242,7 +245,7 @@ func (e *Env) RestartOperator(ctx context.Context, extra ...string) error {
 	if err := e.StopOperator(); err != nil {
 		return err
 	}
-	op, err := e.startOperator(ctx, "operator", append(slices.Clone(e.operatorArgs), extra...))
+	op, err := e.startOperator(ctx, mainOperator, append(slices.Clone(e.operatorArgs), extra...))
 	if op != nil {
 		e.operator = op
 	}
@@ -398,9 +401,10 @@ func (e *Env) operatorKubeconfig(ctx context.Context) error {
 	cfg := e.cp.Config
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["local"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kc.AuthInfos["operator"] = &clientcmdapi.AuthInfo{Token: strings.TrimSpace(token)}
-	kc.Contexts["operator"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "operator", Namespace: Namespace}
-	kc.CurrentContext = "operator"
+	const user = mainOperator
+	kc.AuthInfos[user] = &clientcmdapi.AuthInfo{Token: strings.TrimSpace(token)}
+	kc.Contexts[user] = &clientcmdapi.Context{Cluster: "local", AuthInfo: user, Namespace: Namespace}
+	kc.CurrentContext = user
 	e.OperatorKubeconfig = filepath.Join(e.Dir, "operator.kubeconfig")
 	return clientcmd.WriteToFile(*kc, e.OperatorKubeconfig)
 }
@@ -421,8 +425,8 @@ func (e *Env) startSimulator(ctx context.Context, extra []string) error {
 	}
 	e.sim = p
 	// partnerapi-sim listening on http://127.0.0.1:PORT (dialect contract)
-	_, rest, ok := strings.Cut(line, " listening on ")
-	url, _, _ := strings.Cut(rest, " ")
+	_, after, ok := strings.Cut(line, " listening on ")
+	url, _, _ := strings.Cut(after, " ")
 	if !ok || !strings.HasPrefix(url, "http://") {
 		return fmt.Errorf("unexpected first line from partnerapi-sim: %q", line)
 	}
@@ -440,7 +444,7 @@ func (e *Env) startOperator(ctx context.Context, name string, extra []string) (*
 		return nil, err
 	}
 	op := &Operator{Log: filepath.Join(e.Dir, name+".log")}
-	if name == "operator" {
+	if name == mainOperator {
 		e.OperatorLog = op.Log
 	}
 	health := fmt.Sprintf("127.0.0.1:%d", healthPort)

@@ -24,7 +24,8 @@ type process struct {
 	err  error // set before done is closed
 }
 
-// startProcess starts path with args and this process's environment plus env, its stderr (and stdout, unless firstLine is
+// startProcess starts path with args and this process's environment plus env, its
+// stderr (and stdout, unless firstLine is
 // set) appended to logPath. With firstLine set, the first line the process writes
 // to stdout is returned, and the rest of its stdout goes to the log as well.
 func startProcess(name, path string, args, env []string, logPath string, firstLine bool) (*process, string, error) {
