@@ -236,15 +236,7 @@ func TestErrorBodiesThatAreNotJSON(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			// A client per case: a 401, 403 or Retry-After holds back the client's later calls.
 			c := newTestClient(t, srv.apiURL())
-			srv.set(func(w http.ResponseWriter, _ *http.Request, _ recorded) {
-				// Set explicitly, even to nothing: net/http would sniff one.
-				w.Header()["Content-Type"] = nil
-				if tc.ctype != "" {
-					w.Header().Set("Content-Type", tc.ctype)
-				}
-				w.WriteHeader(tc.status)
-				_, _ = w.Write([]byte(tc.body))
-			})
+			srv.set(answerTyped(tc.status, tc.ctype, tc.body))
 			_, err := c.Get(ctx, "acct-1")
 			rememberErr(err)
 			if !errors.Is(err, tc.wantKind) {
@@ -393,14 +385,7 @@ func TestUndecodableSuccess(t *testing.T) {
 		{"truncated", 200, `{"account_uid":"acct-1","ends_at":"2050-`, "application/json", ErrTransient},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv.set(func(w http.ResponseWriter, _ *http.Request, _ recorded) {
-				w.Header()["Content-Type"] = nil
-				if tc.ctype != "" {
-					w.Header().Set("Content-Type", tc.ctype)
-				}
-				w.WriteHeader(tc.status)
-				_, _ = w.Write([]byte(tc.body))
-			})
+			srv.set(answerTyped(tc.status, tc.ctype, tc.body))
 			for _, op := range []string{OpCreate, OpGet, OpUpdate} {
 				err := callOp(ctx, c, op)
 				var e *Error
@@ -450,5 +435,18 @@ func TestInvalidUIDs(t *testing.T) {
 	rememberErr(err)
 	if got := srv.last(t).Path; got != "/api/v1/partners/accounts/a%2Fb%3Fc%23d%20e" {
 		t.Errorf("path = %q", got)
+	}
+}
+
+// answerTyped answers with status and body under exactly the Content-Type ctype,
+// none when it is empty (net/http would otherwise sniff one).
+func answerTyped(status int, ctype, body string) func(http.ResponseWriter, *http.Request, recorded) {
+	return func(w http.ResponseWriter, _ *http.Request, _ recorded) {
+		w.Header()["Content-Type"] = nil
+		if ctype != "" {
+			w.Header().Set("Content-Type", ctype)
+		}
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(body))
 	}
 }

@@ -5,7 +5,6 @@ package e2e
 import (
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -17,18 +16,7 @@ const secretsNS = "e2e-secrets"
 
 // withRef is a PartnerAccount manifest in secretsNS whose token goes to secret.
 func withRef(name, uid, secret string) string {
-	return fmt.Sprintf(`apiVersion: billing.partnerbilling.io/v1alpha1
-kind: PartnerAccount
-metadata:
-  name: %s
-  namespace: %s
-spec:
-  accountUID: %s
-  accountType: Individual
-  domain: b5test.eu
-  activationTokenSecretRef:
-    name: %s
-`, name, secretsNS, uid, secret)
+	return account(secretsNS, name, uid, "Individual", "  activationTokenSecretRef:\n    name: "+secret)
 }
 
 var _ = Describe("Activation tokens kept in Secrets", Ordered, func() {
@@ -44,7 +32,7 @@ var _ = Describe("Activation tokens kept in Secrets", Ordered, func() {
 		data := secretData(ctx, "alice-token")
 		Expect(data).To(Equal(map[string]string{
 			"activationToken": acct.ActivationToken,
-			"redemptionURL":   "https://start.b5test.eu/partnership/redeem?c=" + acct.ActivationToken + "&t=I",
+			"redemptionURL":   "https://start.b5test.com/partnership/redeem?c=" + acct.ActivationToken + "&t=I",
 			"accountUID":      "sec-alice",
 		}))
 		Expect(kubectl(ctx, "get", "-n", secretsNS, "secret", "alice-token", "-o", "jsonpath={.type}")).To(Equal("Opaque"))
