@@ -1,0 +1,112 @@
+//go:build cluster
+
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// diagnose describes the state of the operator's install for a failure message, so
+// that the message names the cause: the Deployment's conditions, each pod's
+// containers (waiting or terminated, with their reasons, and restarts), the
+// namespace's Warning events (failed probes, failed mounts, refused pods) and the
+// operator's log lines that say "forbidden", or else its last lines.
+func diagnose(in install) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var b strings.Builder
+	ns := in.namespace
+	var deploy appsv1.Deployment
+	if getJSON(ctx, &deploy, "get", "deployment", in.deployment.Name, "-n", ns) {
+		fmt.Fprintf(&b, "\nDeployment %s/%s:", ns, deploy.Name)
+		for _, c := range deploy.Status.Conditions {
+			fmt.Fprintf(&b, " %s=%s (%s: %s);", c.Type, c.Status, c.Reason, c.Message)
+		}
+	}
+	var pods corev1.PodList
+	if getJSON(ctx, &pods, "get", "pods", "-n", ns, "-l", in.selector()) {
+		for _, p := range pods.Items {
+			fmt.Fprintf(&b, "\nPod %s: %s", p.Name, p.Status.Phase)
+			for _, c := range p.Status.Conditions {
+				if c.Status != corev1.ConditionTrue {
+					fmt.Fprintf(&b, ", %s=%s %s", c.Type, c.Status, c.Message)
+				}
+			}
+			for _, cs := range p.Status.ContainerStatuses {
+				fmt.Fprintf(&b, "\n  container %s: ready=%t restarts=%d %s", cs.Name, cs.Ready, cs.RestartCount, state(cs.State))
+				if t := cs.LastTerminationState.Terminated; t != nil {
+					fmt.Fprintf(&b, "; last %s", state(cs.LastTerminationState))
+				}
+			}
+		}
+	}
+	var events corev1.EventList
+	if getJSON(ctx, &events, "get", "events", "-n", ns, "--field-selector", "type=Warning") {
+		b.WriteString("\nWarning events:")
+		for _, e := range events.Items {
+			fmt.Fprintf(&b, "\n  %s/%s %s: %s (x%d)",
+				e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, e.Message, max(e.Count, 1))
+		}
+	}
+	log := operatorLog(ctx, in, false) + operatorLog(ctx, in, true)
+	var forbidden []string
+	for line := range strings.SplitSeq(log, "\n") {
+		if strings.Contains(strings.ToLower(line), "forbidden") && !slices.Contains(forbidden, line) {
+			forbidden = append(forbidden, line)
+		}
+	}
+	if len(forbidden) > 0 {
+		b.WriteString("\nThe operator's log says forbidden:\n  " + strings.Join(lastN(forbidden, 5), "\n  "))
+	} else {
+		last := lastN(strings.Split(strings.TrimSpace(log), "\n"), 15)
+		b.WriteString("\nThe operator's last log lines:\n  " + strings.Join(last, "\n  "))
+	}
+	return b.String()
+}
+
+// explain is a Gomega failure description: what failed, and diagnose's account of
+// why, gathered only when it is needed.
+func explain(in install, format string, args ...any) func() string {
+	return func() string { return fmt.Sprintf(format, args...) + diagnose(in) }
+}
+
+func state(s corev1.ContainerState) string {
+	switch {
+	case s.Waiting != nil:
+		return fmt.Sprintf("waiting: %s %s", s.Waiting.Reason, s.Waiting.Message)
+	case s.Terminated != nil:
+		t := s.Terminated
+		return fmt.Sprintf("terminated: %s, exit code %d %s", t.Reason, t.ExitCode, t.Message)
+	case s.Running != nil:
+		return "running since " + s.Running.StartedAt.UTC().Format(time.RFC3339)
+	}
+	return "no state"
+}
+
+// operatorLog returns the log of the operator's current container, or of the one
+// before it.
+func operatorLog(ctx context.Context, in install, previous bool) string {
+	out, _ := kubectlIn(ctx, "", "logs", "-n", in.namespace, "deployment/"+in.deployment.Name,
+		"-c", "manager", fmt.Sprintf("--previous=%t", previous), "--tail=300")
+	return out
+}
+
+func getJSON(ctx context.Context, into any, args ...string) bool {
+	out, err := kubectlIn(ctx, "", append(args, "-o", "json")...)
+	return err == nil && json.Unmarshal([]byte(out), into) == nil
+}
+
+func lastN(lines []string, n int) []string {
+	if len(lines) > n {
+		return lines[len(lines)-n:]
+	}
+	return lines
+}
