@@ -110,7 +110,9 @@ func run(assets, cni, images, install, logs string, command []string) (err error
 }
 
 // runTest runs the test command in a process group of its own, and passes SIGINT
-// and SIGTERM on to it as SIGTERM; it returns once the command has ended.
+// and SIGTERM on to it as SIGINT, as a terminal's Ctrl-C would: go test then waits
+// for the test binary, which runs its cleanup. It returns once every process of the
+// group has ended, killing those still there 30 seconds after the command.
 func runTest(command []string, signals <-chan os.Signal, env []string) error {
 	cmd := exec.Command(command[0], command[1:]...)
 	cmd.Env = append(os.Environ(), env...)
@@ -125,6 +127,7 @@ func runTest(command []string, signals <-chan os.Signal, env []string) error {
 	for {
 		select {
 		case err := <-done:
+			waitGroup(cmd.Process.Pid, 30*time.Second)
 			if stopped != nil {
 				return fmt.Errorf("stopped by %s", stopped)
 			}
@@ -134,8 +137,22 @@ func runTest(command []string, signals <-chan os.Signal, env []string) error {
 			return nil
 		case sig := <-signals:
 			stopped = sig
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
 		}
+	}
+}
+
+// waitGroup waits until no process is left in the process group pgid, and after
+// grace kills those that are.
+func waitGroup(pgid int, grace time.Duration) {
+	deadline := time.Now().Add(grace)
+	for syscall.Kill(-pgid, 0) == nil {
+		if time.Now().After(deadline) {
+			fmt.Fprintf(os.Stderr, "test-cluster: killing what the test left in process group %d\n", pgid)
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
