@@ -42,14 +42,14 @@ var _ = Describe("The operator, installed as a user would", func() {
 				in      install
 				overlay string
 				uids    = map[string]string{
-					"deleted": fmt.Sprintf("cluster-%d-delete", i), "orphaned": fmt.Sprintf("cluster-%d-orphan", i),
+					"policy-delete": fmt.Sprintf("cluster-%d-delete", i), "policy-orphan": fmt.Sprintf("cluster-%d-orphan", i),
 				}
-				policies = map[string]string{"deleted": "Delete", "orphaned": "Orphan"}
+				policies = map[string]string{"policy-delete": "Delete", "policy-orphan": "Orphan"}
 				creates  int // create requests the simulator had seen once the accounts were Ready
 			)
 			apply := func(ctx SpecContext, endsAt string) {
 				var manifests []string
-				for _, name := range []string{"deleted", "orphaned"} {
+				for _, name := range []string{"policy-delete", "policy-orphan"} {
 					manifests = append(manifests, account(name, uids[name], policies[name], endsAt))
 				}
 				_, err := kubectlIn(ctx, strings.Join(manifests, "---\n"), "apply", "-n", accountsNamespace, "-f", "-")
@@ -195,13 +195,14 @@ var _ = Describe("The operator, installed as a user would", func() {
 				})
 
 			It("deactivates the remote account of a deleted PartnerAccount, unless its policy is Orphan", func(ctx SpecContext) {
-				_, err := kubectlIn(ctx, "", "delete", "pa", "deleted", "orphaned", "-n", accountsNamespace, "--timeout=60s")
+				_, err := kubectlIn(ctx, "", "delete", "pa", "policy-delete", "policy-orphan", "-n", accountsNamespace,
+					"--timeout=60s")
 				Expect(err).NotTo(HaveOccurred(), explain(in, "The PartnerAccounts were not deleted"))
-				remote, ok, err := sim.account(uids["deleted"])
+				remote, ok, err := sim.account(uids["policy-delete"])
 				Expect(err).NotTo(HaveOccurred())
 				Expect(!ok || remote.Deleted).To(BeTrue(),
 					"the remote account of a Delete PartnerAccount is still there: %+v", remote)
-				remote, ok, err = sim.account(uids["orphaned"])
+				remote, ok, err = sim.account(uids["policy-orphan"])
 				Expect(err).NotTo(HaveOccurred())
 				Expect(ok && !remote.Deleted).To(BeTrue(), "the remote account of an Orphan PartnerAccount is gone: %+v", remote)
 			})

@@ -101,20 +101,29 @@ func kubectl(ctx context.Context, args ...string) string {
 // kubectlIn runs kubectl with stdin, shows the command and its output, and returns
 // its stdout; a non-zero exit is an error that carries stderr.
 func kubectlIn(ctx context.Context, stdin string, args ...string) (string, error) {
+	return runKubectl(ctx, stdin, true, args...)
+}
+
+// runKubectl is kubectlIn, showing stdout only when echo is set.
+func runKubectl(ctx context.Context, stdin string, echo bool, args ...string) (string, error) {
 	GinkgoWriter.Printf("$ kubectl %s\n", strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, kubectlPath, append([]string{"--kubeconfig", kubeconfig}, args...)...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
-	for _, out := range []string{stdout.String(), stderr.String()} {
+	shown := []string{stderr.String()}
+	if echo {
+		shown = append(shown, stdout.String())
+	}
+	for _, out := range shown {
 		if out != "" && !strings.HasSuffix(out, "\n") {
 			out += "\n"
 		}
 		GinkgoWriter.Print(out)
 	}
 	if err != nil {
-		return stdout.String(), fmt.Errorf("kubectl %s: %w: %s",
+		return stdout.String(), fmt.Errorf("kubectl %s: %v: %s",
 			strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.String(), nil
