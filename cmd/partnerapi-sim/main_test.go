@@ -152,7 +152,8 @@ func TestRunServesHTTPS(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"--addr=127.0.0.1:0", "--token=x", "--tls-cert=" + certFile, "--tls-key=" + keyFile}, pw, io.Discard)
+		args := []string{"--addr=127.0.0.1:0", "--token=x", "--tls-cert=" + certFile, "--tls-key=" + keyFile}
+		done <- run(ctx, args, pw, io.Discard)
 		_ = pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
