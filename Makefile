@@ -52,7 +52,7 @@ vet: ## Run go vet against code.
 	go vet ./...
 
 .PHONY: test
-test: manifests generate fmt vet control-plane ## Run every test, envtest and end-to-end suites included, against the control plane in bin/k8s.
+test: manifests generate fmt vet control-plane test-chart test-monitoring ## Run every test: the chart's, the alerts', envtest and end-to-end suites, against the control plane in bin/k8s.
 	$(ENVTEST_VERSION_CHECK) go test -race ./... -timeout 20m -coverprofile cover.out
 	$(E2E_TEST)
 
@@ -70,8 +70,9 @@ demo: control-plane ## Run the control plane, the simulator and the operator her
 	$(ENVTEST_VERSION_CHECK) "$(LOCALBIN)/demo"
 
 .PHONY: lint
-lint: golangci-lint ## Run golangci-lint linter
+lint: golangci-lint ## Run golangci-lint linter, on hack/monitoring's module too
 	"$(GOLANGCI_LINT)" run
+	cd hack/monitoring && "$(GOLANGCI_LINT)" run ./...
 
 .PHONY: lint-fix
 lint-fix: golangci-lint ## Run golangci-lint linter and perform fixes
@@ -225,6 +226,86 @@ cluster-images: ## Build the manager, pause and client images as tarballs into b
 cluster-installer:
 	hack/clustertools/build-installer.sh "$(CLUSTER_IMG)" "$(CLUSTER_TOOLS_DIR)/install.yaml"
 
+##@ Helm chart
+
+# dist/chart is generated: kubebuilder's helm/v2-alpha plugin turns the output of
+# kustomize build config/default into a chart, then hack/chart makes the manager's
+# arguments and token volume follow the chart's values and adds the alerts, the
+# dashboard and hack/chart's templates. It runs in a scratch directory because the
+# plugin wants PROJECT beside it and would add a GitHub workflow to the repository.
+CHART_DIR = dist/chart
+CHART_WORK = $(LOCALBIN)/chart-work
+define generate-chart
+rm -rf "$(CHART_WORK)" && mkdir -p "$(CHART_WORK)/dist"
+"$(KUSTOMIZE)" build config/default > "$(CHART_WORK)/dist/install.yaml"
+cp PROJECT "$(CHART_WORK)/"
+cd "$(CHART_WORK)" && "$(KUBEBUILDER)" edit --plugins=helm/v2-alpha --force --manifests=./dist/install.yaml >/dev/null
+go run ./hack/chart "$(CHART_WORK)/dist/chart" "$(CHART_WORK)/dist/install.yaml"
+endef
+
+.PHONY: chart
+chart: kustomize kubebuilder ## Regenerate dist/chart from config/ and hack/chart/: run it after changing either.
+	$(generate-chart)
+	rm -rf "$(CHART_DIR)" && cp -R "$(CHART_WORK)/dist/chart" "$(CHART_DIR)"
+
+# What the chart renders with its defaults, as release partner-account-operator in
+# partner-account-operator-system: the same names and namespace as config/default.
+CHART_RENDERED = $(LOCALBIN)/chart/partner-account-operator.yaml
+HELM_TEMPLATE = "$(HELM)" template partner-account-operator "$(CHART_DIR)" --namespace partner-account-operator-system
+
+.PHONY: test-chart
+test-chart: kustomize kubebuilder helm ## Check that dist/chart is what make chart makes and matches config/; helm lint and helm template it.
+	$(generate-chart)
+	@diff -r "$(CHART_WORK)/dist/chart" "$(CHART_DIR)" || { echo "dist/chart is not what config/ and hack/chart/ make: run make chart" >&2; exit 1; }
+	"$(HELM)" lint --strict "$(CHART_DIR)"
+	"$(HELM)" lint --strict "$(CHART_DIR)" --set partnerAPI.url=test,prometheus.enabled=true,prometheusRule.enabled=true,grafanaDashboard.enabled=true,networkPolicy.enabled=true
+	mkdir -p "$(dir $(CHART_RENDERED))"
+	$(HELM_TEMPLATE) > "$(CHART_RENDERED)"
+	$(HELM_TEMPLATE) --set partnerAPI.url=test,prometheus.enabled=true,prometheusRule.enabled=true,grafanaDashboard.enabled=true,networkPolicy.enabled=true > /dev/null
+	"$(KUSTOMIZE)" build config/overlays/test-server > /dev/null
+	HELM="$(HELM)" KUSTOMIZE="$(KUSTOMIZE)" go test ./hack/chart -count=1
+
+.PHONY: chart-render
+chart-render: helm ## Write the chart's manifests with its default values to bin/chart/partner-account-operator.yaml.
+	mkdir -p "$(dir $(CHART_RENDERED))"
+	$(HELM_TEMPLATE) > "$(CHART_RENDERED)"
+
+##@ Monitoring
+
+# promtool is built once, like the control plane, by hack/monitoring, a module of
+# its own so that Prometheus's dependencies stay out of the operator's go.mod.
+PROMETHEUS_VERSION = $(shell awk '$$1 == "github.com/prometheus/prometheus" { print $$2; exit }' hack/monitoring/go.mod)
+PROMTOOL = $(LOCALBIN)/promtool-$(PROMETHEUS_VERSION)
+METRICNAMES = $(LOCALBIN)/metricnames
+ALERTS_WORK = $(LOCALBIN)/alerts-test
+
+.PHONY: promtool
+promtool: $(PROMTOOL) ## Build promtool into bin/ unless it is there (about 7 minutes the first time).
+$(PROMTOOL):
+	@echo "Building promtool $(PROMETHEUS_VERSION) from the Go module proxy"
+	cd hack/monitoring && go build -trimpath -ldflags "-s -w" -o "$@" github.com/prometheus/prometheus/cmd/promtool
+
+.PHONY: metricnames
+metricnames: ## Build bin/metricnames, which prints every metric the alerts and the dashboard query.
+	cd hack/monitoring && go build -o "$(METRICNAMES)" ./metricnames
+
+# The files bin/metricnames reads; the end-to-end suite runs
+# $(METRICNAMES) $(MONITORING_QUERIES) from the repository root.
+MONITORING_QUERIES = config/prometheus/prometheus_rule.yaml config/grafana/partner-account-operator.json
+
+.PHONY: test-alerts
+test-alerts: promtool ## promtool check and test the alerts in config/prometheus (tests in config/prometheus/tests).
+	rm -rf "$(ALERTS_WORK)" && mkdir -p "$(ALERTS_WORK)"
+	cd hack/monitoring && go run ./rulefile ../../config/prometheus/prometheus_rule.yaml > "$(ALERTS_WORK)/rules.yaml"
+	cp config/prometheus/tests/*_test.yaml "$(ALERTS_WORK)/"
+	"$(PROMTOOL)" check rules "$(ALERTS_WORK)/rules.yaml"
+	cd "$(ALERTS_WORK)" && "$(PROMTOOL)" test rules *_test.yaml
+
+.PHONY: test-monitoring
+test-monitoring: test-alerts metricnames ## Test the alerts, the dashboard, docs/metrics.md and bin/metricnames.
+	cd hack/monitoring && go test ./... -count=1
+	"$(METRICNAMES)" $(MONITORING_QUERIES) > /dev/null
+
 ##@ Dependencies
 
 ## Tool Binaries
@@ -232,11 +313,15 @@ KUBECTL ?= kubectl
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 GOLANGCI_LINT = $(LOCALBIN)/golangci-lint
+KUBEBUILDER ?= $(LOCALBIN)/kubebuilder
+HELM ?= $(LOCALBIN)/helm
 
 ## Tool Versions
 KUSTOMIZE_VERSION ?= v5.8.1
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.13.1
+KUBEBUILDER_VERSION ?= v4.16.0
+HELM_VERSION ?= v4.3.1
 
 .PHONY: kustomize
 kustomize: $(KUSTOMIZE) ## Download kustomize locally if necessary.
@@ -253,6 +338,16 @@ golangci-lint: $(GOLANGCI_LINT) ## Download golangci-lint locally if necessary.
 $(GOLANGCI_LINT): $(LOCALBIN)
 	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
 
+.PHONY: kubebuilder
+kubebuilder: $(KUBEBUILDER) ## Download kubebuilder locally if necessary (its helm/v2-alpha plugin makes dist/chart).
+$(KUBEBUILDER): $(LOCALBIN)
+	$(call go-install-tool,$(KUBEBUILDER),sigs.k8s.io/kubebuilder/v4,$(KUBEBUILDER_VERSION))
+
+.PHONY: helm
+helm: $(HELM) ## Download helm locally if necessary.
+$(HELM): $(LOCALBIN)
+	$(call go-install-tool,$(HELM),helm.sh/helm/v4/cmd/helm,$(HELM_VERSION))
+
 # go-install-tool will 'go install' any package with custom target and name of binary, if it doesn't exist
 # $1 - target path with name of binary
 # $2 - package url which can be installed
@@ -268,3 +363,41 @@ mv "$(LOCALBIN)/$$(basename "$(1)")" "$(1)-$(3)" ;\
 } ;\
 ln -sf "$$(realpath "$(1)-$(3)")" "$(1)"
 endef
+
+##@ Helm Deployment
+
+## Namespace to deploy the Helm release
+HELM_NAMESPACE ?= partner-account-operator-system
+## Name of the Helm release
+HELM_RELEASE ?= partner-account-operator
+## Path to the Helm chart directory
+HELM_CHART_DIR ?= dist/chart
+## Additional arguments to pass to helm commands
+HELM_EXTRA_ARGS ?=
+
+.PHONY: helm-deploy
+helm-deploy: helm ## Deploy manager to the K8s cluster via Helm. Specify an image with IMG.
+	IMG="$(IMG)"; "$(HELM)" upgrade --install $(HELM_RELEASE) $(HELM_CHART_DIR) \
+		--namespace $(HELM_NAMESPACE) \
+		--create-namespace \
+		--set manager.image.repository=$${IMG%:*} \
+		--set manager.image.tag=$${IMG##*:} \
+		--wait \
+		--timeout 5m \
+		$(HELM_EXTRA_ARGS)
+
+.PHONY: helm-uninstall
+helm-uninstall: ## Uninstall the Helm release from the K8s cluster.
+	"$(HELM)" uninstall $(HELM_RELEASE) --namespace $(HELM_NAMESPACE)
+
+.PHONY: helm-status
+helm-status: ## Show Helm release status.
+	"$(HELM)" status $(HELM_RELEASE) --namespace $(HELM_NAMESPACE)
+
+.PHONY: helm-history
+helm-history: ## Show Helm release history.
+	"$(HELM)" history $(HELM_RELEASE) --namespace $(HELM_NAMESPACE)
+
+.PHONY: helm-rollback
+helm-rollback: ## Rollback to previous Helm release.
+	"$(HELM)" rollback $(HELM_RELEASE) --namespace $(HELM_NAMESPACE)

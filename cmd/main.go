@@ -30,6 +30,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -100,6 +101,11 @@ func main() {
 		controller.DefaultMaxConcurrentReconciles, "How many PartnerAccounts are reconciled at once.")
 	flag.DurationVar(&reconcilerOpts.ResyncPeriod, "resync-period", controller.DefaultResyncPeriod,
 		"How often each PartnerAccount's remote account is read back (with ±20% jitter).")
+	flag.BoolVar(&api.AllowInsecureHTTP, "partner-api-allow-insecure-http", false,
+		"Accept an http:// --partner-api-url on a host other than loopback, sending the partner token in clear text.")
+	tokenInStatus := flag.Bool("activation-token-in-status", true,
+		"Write activation tokens and redemption links to PartnerAccount status. When false, none is ever written to "+
+			"a status: a PartnerAccount without spec.activationTokenSecretRef gets its Secret at <name>-activation.")
 	opts := zap.Options{
 		Development: true,
 	}
@@ -153,15 +159,21 @@ func main() {
 		metricsServerOptions.KeyName = metricsCertKey
 	}
 
+	reconcilerOpts.NoTokenInStatus = !*tokenInStatus
+
 	api.UserAgent = "partner-account-operator/" + version
 	apiClient, err := partnerapi.New(api)
 	if err != nil {
-		setupLog.Error(err, "Invalid Partnership API settings")
+		setupLog.Error(err, "Invalid Partnership API settings (--partner-api-url, --partner-api-token-file, "+
+			"--partner-api-ca-file, --partner-api-allow-insecure-http, --partner-api-rps, --partner-api-burst)")
 		os.Exit(1)
 	}
 
+	var cacheOpts cache.Options
+	controller.ConfigureCache(&cacheOpts)
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                  scheme,
+		Cache:                   cacheOpts,
 		Metrics:                 metricsServerOptions,
 		HealthProbeBindAddress:  probeAddr,
 		LeaderElection:          enableLeaderElection,
@@ -178,10 +190,11 @@ func main() {
 
 	ctx := ctrl.SetupSignalHandler()
 	if err := (&controller.PartnerAccountReconciler{
-		Client:   mgr.GetClient(),
-		API:      apiClient,
-		Recorder: mgr.GetEventRecorder("partner-account-operator"),
-		Options:  reconcilerOpts,
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		API:       apiClient,
+		Recorder:  mgr.GetEventRecorder("partner-account-operator"),
+		Options:   reconcilerOpts,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		setupLog.Error(err, "Failed to create controller", "controller", "partneraccount")
 		os.Exit(1)

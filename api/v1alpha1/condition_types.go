@@ -48,8 +48,9 @@ const (
 	// ReasonRateLimited: the Partnership API asked the controller to slow down;
 	// it retries after the delay the API gave.
 	ReasonRateLimited = "RateLimited"
-	// ReasonAPIUnavailable: the Partnership API could not be reached or failed (5xx,
-	// timeout); the controller retries with exponential backoff.
+	// ReasonAPIUnavailable: the Partnership API could not be reached, failed (408,
+	// 425, 5xx, timeout) or refused a read; the controller retries with exponential
+	// backoff.
 	ReasonAPIUnavailable = "APIUnavailable"
 )
 
@@ -65,6 +66,16 @@ const (
 	ReasonDeprovisioned = "Deprovisioned"
 	// ReasonAccountSuspended: 1Password reports the remote account as suspended.
 	ReasonAccountSuspended = "AccountSuspended"
+	// ReasonAPIEndpointMisconfigured: what answers at the Partnership API URL is not
+	// the API (a 404 or 410 without the API's error body, an HTML page, a redirect);
+	// the message names the URL called. Nothing is concluded about the account: the
+	// status keeps what it had, finalizers stay, and calls are retried with backoff
+	// until the operator's --partner-api-url is fixed.
+	ReasonAPIEndpointMisconfigured = "APIEndpointMisconfigured"
+	// ReasonSecretConflict: the Secret that should hold the activation token exists
+	// and is not this PartnerAccount's; it is never overwritten. Delete it or name
+	// another in spec.activationTokenSecretRef.
+	ReasonSecretConflict = "SecretConflict"
 )
 
 // Reasons for Stalled=True (and Ready=False): nothing happens until the spec changes,
@@ -79,6 +90,10 @@ const (
 	// ReasonDuplicateAccountUID: an older PartnerAccount in the cluster declares the
 	// same accountUID and owns the remote account.
 	ReasonDuplicateAccountUID = "DuplicateAccountUID"
+	// ReasonAccountExists: an account with this UID, type and domain existed before
+	// this resource's first create attempt. It is adopted only when
+	// spec.adoptExisting is true; until then it is left alone.
+	ReasonAccountExists = "AccountExists"
 )
 
 // ReasonReconcileSuspended is the Ready=Unknown reason while spec.suspend is true.
@@ -89,9 +104,12 @@ const ReasonReconcileSuspended = "ReconcileSuspended"
 const (
 	// EventCreated: the controller created the remote account.
 	EventCreated = "Created"
-	// EventAdopted: the remote account already existed with the same type and domain,
-	// and this resource now manages it.
+	// EventAdopted: the remote account existed before this resource's first create
+	// attempt, spec.adoptExisting is true, and this resource now manages it.
 	EventAdopted = "Adopted"
+	// EventRecovered: a create whose answer was lost had created the account; this
+	// resource found it and manages it.
+	EventRecovered = "Recovered"
 	// EventUpdated: the controller changed the remote account's end date.
 	EventUpdated = "Updated"
 	// EventDeleted: the controller deactivated the remote account.
@@ -102,3 +120,30 @@ const (
 
 // Finalizer keeps a PartnerAccount until the controller has dealt with its remote account.
 const Finalizer = "billing.partnerbilling.io/finalizer"
+
+// Labels on the Secrets the controller writes. The operator caches only Secrets
+// with ManagedByLabel set to ManagedByValue.
+const (
+	// ManagedByLabel marks a Secret as the operator's.
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	// ManagedByValue is ManagedByLabel's value on the operator's Secrets.
+	ManagedByValue = "partner-account-operator"
+	// PartnerAccountLabel names the PartnerAccount a Secret belongs to.
+	PartnerAccountLabel = "billing.partnerbilling.io/partneraccount"
+)
+
+// Keys of an activation token Secret.
+const (
+	// SecretKeyActivationToken holds the activation token.
+	SecretKeyActivationToken = "activationToken"
+	// SecretKeyRedemptionURL holds the ready-to-send redemption link.
+	SecretKeyRedemptionURL = "redemptionURL"
+	// SecretKeyAccountUID holds the account's UID.
+	SecretKeyAccountUID = "accountUID"
+)
+
+// ReconcileRequestedAtAnnotation, set to any new value (a timestamp, say), makes the
+// controller read the remote account again at once, even when Stalled; suspend
+// still wins. status.lastHandledReconcileAt echoes the value handled. It follows
+// Flux's reconcile.fluxcd.io/requestedAt.
+const ReconcileRequestedAtAnnotation = "billing.partnerbilling.io/reconcile-requested-at"

@@ -87,6 +87,36 @@ type PartnerAccountSpec struct {
 	// Deleting a suspended resource leaves the remote account as it is.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+
+	// adoptExisting lets this resource take over a remote account with its
+	// accountUID, type and domain that existed before its first create attempt
+	// (made by the partner's billing system, another cluster, or an older
+	// PartnerAccount deleted with deletionPolicy Orphan). Without it such an account
+	// is left alone: Stalled with reason AccountExists, its end date never written,
+	// its token never shown, and deleting this resource deletes nothing remotely. An
+	// account this resource created itself (even when the create's answer was lost)
+	// is its own without this field. Once adopted, an account stays adopted.
+	// +optional
+	AdoptExisting bool `json:"adoptExisting,omitempty"`
+
+	// activationTokenSecretRef names a Secret in this resource's namespace that the
+	// controller writes and owns, holding the activation token (key
+	// activationToken), the redemption link (redemptionURL) and accountUID. When it
+	// is set, neither the token nor the link is written to status, so only those
+	// who may read that Secret can redeem the account. A Secret of this name that
+	// the controller did not create is never overwritten.
+	// +optional
+	ActivationTokenSecretRef *SecretReference `json:"activationTokenSecretRef,omitempty"`
+}
+
+// SecretReference names a Secret in the PartnerAccount's own namespace.
+type SecretReference struct {
+	// name is the Secret's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Name string `json:"name"`
 }
 
 // PartnerAccountStatus is what the controller last learnt about the remote account.
@@ -101,26 +131,48 @@ type PartnerAccountStatus struct {
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// accountUID is set while this resource owns the remote account spec.accountUID:
-	// from just before its first create request, or from adoption. It is empty for a
-	// resource that does not own one (a duplicate, a refused create, a conflict), and
-	// deleting such a resource never deletes a remote account.
+	// accountUID is set once this resource owns the remote account spec.accountUID:
+	// its create was answered with success, or a create whose answer was lost is
+	// recovered (the account's createdAt is not before createAttemptedAt, less a
+	// one-minute clock-skew margin), or it adopted the account (spec.adoptExisting).
+	// Only a resource that owns its account changes its end date or deletes it.
 	// +optional
 	AccountUID string `json:"accountUID,omitempty"`
+
+	// createAttemptedAt is when this resource first asked the Partnership API to
+	// create the account, written before the request. It is kept until the
+	// controller knows whether that attempt created the account, and is the
+	// evidence that tells an account it created from one that existed before.
+	// +optional
+	CreateAttemptedAt *metav1.Time `json:"createAttemptedAt,omitempty"`
+
+	// lastHandledReconcileAt is the value of the
+	// billing.partnerbilling.io/reconcile-requested-at annotation last acted on.
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
 
 	// accountStatus is the remote account's status exactly as the Partnership API
 	// reports it: entitled, provisioned, suspended, deprovisioned, ...
 	// +optional
 	AccountStatus string `json:"accountStatus,omitempty"`
 
-	// activationToken is the coupon code the customer redeems to sign up.
-	// Anyone holding it can redeem it.
+	// activationToken is the coupon code the customer redeems to sign up. Anyone
+	// holding it can redeem it. It is empty when the token is kept in a Secret
+	// (see activationTokenSecretName).
 	// +optional
 	ActivationToken string `json:"activationToken,omitempty"`
 
-	// redemptionURL is the ready-to-send link that redeems activationToken.
+	// redemptionURL is the ready-to-send link that redeems activationToken. It is
+	// empty when the token is kept in a Secret.
 	// +optional
 	RedemptionURL string `json:"redemptionURL,omitempty"`
+
+	// activationTokenSecretName is the Secret, in this namespace, that holds the
+	// activation token and the redemption link instead of this status: the one
+	// spec.activationTokenSecretRef names, or <name>-activation when the operator
+	// runs with --activation-token-in-status=false.
+	// +optional
+	ActivationTokenSecretName string `json:"activationTokenSecretName,omitempty"`
 
 	// endsAt is the remote account's end date as the Partnership API reports it.
 	// +optional

@@ -41,6 +41,12 @@ const (
 	capturedFuture    = "2099-01-01T00:00:00Z"
 )
 
+// loopbackURLRE matches the simulator's address, whose port changes from run to run.
+var loopbackURLRE = regexp.MustCompile(`http://127\.0\.0\.1:\d+`)
+
+// capturedAPIURL replaces the simulator's address in the testdata.
+const capturedAPIURL = "http://127.0.0.1:8089"
+
 var timestampRE = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`)
 
 var _ = Describe("GitOps health", func() {
@@ -97,6 +103,13 @@ var _ = Describe("GitOps health", func() {
 		rec.capture("unauthorized", waitReadyAs(key, "False/Unauthorized"),
 			status.InProgressStatus, argocdhealth.StatusDegraded)
 		h.setToken(testToken)
+		waitReadyAs(key, "True/AccountReady")
+
+		By("Pointing the controller at a URL that answers HTML 404s, as a wrong path does")
+		h.front.set(frontHTML404)
+		rec.capture("api-endpoint-misconfigured", waitReadyAs(key, "False/APIEndpointMisconfigured"),
+			status.InProgressStatus, argocdhealth.StatusDegraded)
+		h.front.set(frontPass)
 		waitReadyAs(key, "True/AccountReady")
 
 		By("Suspending reconciliation with spec.suspend")
@@ -317,6 +330,7 @@ func normaliseCapture(obj map[string]any, now time.Time) map[string]any {
 		if token != "" {
 			s = strings.ReplaceAll(s, token, capturedToken)
 		}
+		s = loopbackURLRE.ReplaceAllString(s, capturedAPIURL)
 		return timestampRE.ReplaceAllStringFunc(s, func(ts string) string {
 			t, err := time.Parse(time.RFC3339Nano, ts)
 			if err != nil || t.After(now) {

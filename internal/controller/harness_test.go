@@ -1,8 +1,11 @@
 package controller
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -37,15 +40,21 @@ const testToken = "test-partner-token-0123456789"
 // timing options belong to one test.
 type harness struct {
 	sim        *simulator.Server
+	front      *apiFront
 	apiURL     string
 	tokenFile  string
 	namespaces []string
+	// simClockOffset shifts the simulator's clock, so that an account can be made
+	// to have existed long before a test's resource.
+	simClockOffset atomic.Int64
 }
 
 type harnessOptions struct {
 	dialect    simulator.Dialect
 	resync     time.Duration
 	namespaces int
+	// noTokenInStatus runs the controller as --activation-token-in-status=false does.
+	noTokenInStatus bool
 }
 
 var namespaceSeq atomic.Int64
@@ -70,9 +79,11 @@ func startHarness(opts harnessOptions) *harness {
 	}
 
 	var err error
-	h.sim, err = simulator.New(simulator.Options{Dialect: opts.dialect, Tokens: []string{testToken}})
+	h.sim, err = simulator.New(simulator.Options{Dialect: opts.dialect, Tokens: []string{testToken},
+		Now: func() time.Time { return time.Now().Add(time.Duration(h.simClockOffset.Load())) }})
 	Expect(err).NotTo(HaveOccurred())
-	srv := httptest.NewServer(h.sim)
+	h.front = &apiFront{sim: h.sim}
+	srv := httptest.NewServer(h.front)
 	DeferCleanup(srv.Close)
 	h.apiURL = srv.URL + "/api/v1"
 
@@ -88,21 +99,23 @@ func startHarness(opts harnessOptions) *harness {
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  cache.Options{DefaultNamespaces: namespaces},
+		Cache:                  cacheOptions(namespaces),
 		// Every harness registers the same controller name in one process.
 		Controller: config.Controller{SkipNameValidation: new(true)},
 	})
 	Expect(err).NotTo(HaveOccurred())
 	mctx, stop := context.WithCancel(ctx)
 	r := &PartnerAccountReconciler{
-		Client:   mgr.GetClient(),
-		API:      api,
-		Recorder: mgr.GetEventRecorder("partner-account-operator"),
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		API:       api,
+		Recorder:  mgr.GetEventRecorder("partner-account-operator"),
 		Options: Options{
 			ResyncPeriod:            opts.resync,
 			UnauthorizedRetryPeriod: time.Second,
 			BackoffBase:             100 * time.Millisecond,
 			BackoffMax:              2 * time.Second,
+			NoTokenInStatus:         opts.noTokenInStatus,
 		},
 	}
 	Expect(r.SetupWithManager(mctx, mgr)).To(Succeed())
@@ -121,6 +134,13 @@ func startHarness(opts harnessOptions) *harness {
 
 func (h *harness) ns() string { return h.namespaces[0] }
 
+// cacheOptions are the operator's cache options, limited to namespaces.
+func cacheOptions(namespaces map[string]cache.Config) cache.Options {
+	opts := cache.Options{DefaultNamespaces: namespaces}
+	ConfigureCache(&opts)
+	return opts
+}
+
 func (h *harness) setToken(token string) {
 	GinkgoHelper()
 	Expect(os.WriteFile(h.tokenFile, []byte(token+"\n"), 0o600)).To(Succeed())
@@ -138,10 +158,12 @@ func (h *harness) totalRequests() int {
 	return n
 }
 
-// createRemote creates an account directly through the simulator's API, as another
-// tool (or an earlier life of the operator) would.
+// createRemote creates an account directly through the simulator's API an hour
+// ago, as the partner's billing system or another cluster would have.
 func (h *harness) createRemote(uid, accountType, domain string) {
 	GinkgoHelper()
+	h.simClockOffset.Store(int64(-time.Hour))
+	defer h.simClockOffset.Store(0)
 	body := fmt.Sprintf(`{"account_uid":%q,"account_type":%q,"domain":%q}`, uid, accountType, domain)
 	req, err := http.NewRequest(http.MethodPost, h.apiURL+"/partners/accounts", strings.NewReader(body))
 	Expect(err).NotTo(HaveOccurred())
@@ -152,6 +174,78 @@ func (h *harness) createRemote(uid, accountType, domain string) {
 	Expect(resp.Body.Close()).To(Succeed())
 	Expect(resp.StatusCode).To(Equal(http.StatusCreated))
 	h.sim.ResetCounts()
+}
+
+// frontMode is how the harness's front answers in place of the simulator.
+type frontMode int32
+
+const (
+	// frontPass passes every request to the simulator.
+	frontPass frontMode = iota
+	// frontHTML404 answers every API request with an HTML 404, as a wrong path
+	// behind an ingress does.
+	frontHTML404
+	// frontNoCreatedAt removes created_at from every account the simulator sends,
+	// as the contract allows.
+	frontNoCreatedAt
+	// frontDuplicateIs200 answers a create of an existing account with 200 and that
+	// account, as a published server may.
+	frontDuplicateIs200
+)
+
+// apiFront stands between the controller and the simulator, to answer as servers
+// the simulator does not model would.
+type apiFront struct {
+	sim  http.Handler
+	mode atomic.Int32
+}
+
+func (f *apiFront) set(m frontMode) { f.mode.Store(int32(m)) }
+
+func (f *apiFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer GinkgoRecover()
+	mode := frontMode(f.mode.Load())
+	if mode == frontPass || !strings.HasPrefix(r.URL.Path, "/api/") {
+		f.sim.ServeHTTP(w, r)
+		return
+	}
+	if mode == frontHTML404 {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, "<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>")
+		return
+	}
+	reqBody, err := io.ReadAll(r.Body)
+	Expect(err).NotTo(HaveOccurred())
+	r.Body = io.NopCloser(bytes.NewReader(reqBody))
+	rec := httptest.NewRecorder()
+	f.sim.ServeHTTP(rec, r)
+	body := rec.Body.Bytes()
+	switch {
+	case mode == frontNoCreatedAt && rec.Code < 300 && len(body) > 0:
+		var acct map[string]any
+		Expect(json.Unmarshal(body, &acct)).To(Succeed())
+		delete(acct, "created_at")
+		body, _ = json.Marshal(acct)
+	case mode == frontDuplicateIs200 && r.Method == http.MethodPost && (rec.Code == http.StatusConflict || rec.Code == http.StatusBadRequest):
+		var req map[string]any
+		Expect(json.Unmarshal(reqBody, &req)).To(Succeed())
+		get := httptest.NewRequest(http.MethodGet, r.URL.Path+"/"+fmt.Sprint(req["account_uid"]), nil)
+		get.Header = r.Header.Clone()
+		rec = httptest.NewRecorder()
+		f.sim.ServeHTTP(rec, get)
+		body = rec.Body.Bytes()
+		if rec.Code == http.StatusOK {
+			rec.Code = http.StatusCreated
+		}
+	}
+	for k, v := range rec.Header() {
+		if k != "Content-Length" {
+			w.Header()[k] = v
+		}
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(body)
 }
 
 // remote returns the simulator's account uid, which must exist.

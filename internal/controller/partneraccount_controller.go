@@ -63,6 +63,12 @@ type Options struct {
 	BackoffBase, BackoffMax time.Duration
 	// MaxConcurrentReconciles is how many PartnerAccounts are reconciled at once.
 	MaxConcurrentReconciles int
+	// CreateClockSkew is how far the API's clock may lag the operator's when an
+	// account's created_at is compared with a resource's first create attempt.
+	CreateClockSkew time.Duration
+	// NoTokenInStatus keeps activation tokens out of every status: a resource
+	// without spec.activationTokenSecretRef gets its Secret at <name>-activation.
+	NoTokenInStatus bool
 	// Now is the clock used to tell an account that ended from one deprovisioned early.
 	Now func() time.Time
 }
@@ -77,6 +83,7 @@ func (o Options) withDefaults() Options {
 	def(&o.UnauthorizedRetryPeriod, DefaultUnauthorizedRetryPeriod)
 	def(&o.BackoffBase, DefaultBackoffBase)
 	def(&o.BackoffMax, DefaultBackoffMax)
+	def(&o.CreateClockSkew, DefaultCreateClockSkew)
 	if o.MaxConcurrentReconciles <= 0 {
 		o.MaxConcurrentReconciles = DefaultMaxConcurrentReconciles
 	}
@@ -90,6 +97,9 @@ func (o Options) withDefaults() Options {
 // spec through the Partnership API.
 type PartnerAccountReconciler struct {
 	client.Client
+	// APIReader reads past the cache, which holds only the operator's own Secrets,
+	// to find out whose a Secret of a wanted name is.
+	APIReader client.Reader
 	// API is the Partnership API.
 	API partnerapi.Client
 	// Recorder records the events users see in kubectl describe.
@@ -101,6 +111,7 @@ type PartnerAccountReconciler struct {
 // +kubebuilder:rbac:groups=billing.partnerbilling.io,resources=partneraccounts,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=billing.partnerbilling.io,resources=partneraccounts/status,verbs=patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch;delete
 
 // Reconcile brings one PartnerAccount's remote account in line with its spec and
 // reports what it found in the status.
@@ -126,11 +137,11 @@ func (r *PartnerAccountReconciler) SetupWithManager(ctx context.Context, mgr ctr
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		// Only a new generation (a spec change, or deletion) calls for work: the
-		// controller's own status and finalizer writes never wake it up.
-		For(&billingv1alpha1.PartnerAccount{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		For(&billingv1alpha1.PartnerAccount{}, builder.WithPredicates(needsWork())).
 		// When a PartnerAccount comes or goes, the others with its accountUID may
 		// have to give up or take over the remote account.
+		// A token Secret deleted or edited by hand is written again.
+		Owns(&corev1.Secret{}, builder.WithPredicates(tokenSecretTampered())).
 		Watches(&billingv1alpha1.PartnerAccount{},
 			handler.EnqueueRequestsFromMapFunc(r.peersOf),
 			builder.WithPredicates(predicate.Funcs{
@@ -148,7 +159,7 @@ func (r *PartnerAccountReconciler) SetupWithManager(ctx context.Context, mgr ctr
 // resultFor turns an outcome into when to look at the resource again.
 func (r *PartnerAccountReconciler) resultFor(o outcome) (ctrl.Result, error) {
 	switch {
-	case o.reason == billingv1alpha1.ReasonAPIUnavailable:
+	case o.reason == billingv1alpha1.ReasonAPIUnavailable, o.reason == billingv1alpha1.ReasonAPIEndpointMisconfigured:
 		// Returned errors go through the work queue's per-object jittered backoff.
 		if o.err == nil {
 			return ctrl.Result{}, errors.New(o.message)
@@ -160,7 +171,7 @@ func (r *PartnerAccountReconciler) resultFor(o outcome) (ctrl.Result, error) {
 			d = time.Second
 		}
 		return ctrl.Result{RequeueAfter: d + time.Duration(rand.Int64N(int64(d/4+100*time.Millisecond)))}, nil
-	case o.reason == billingv1alpha1.ReasonUnauthorized:
+	case o.reason == billingv1alpha1.ReasonUnauthorized, o.reason == billingv1alpha1.ReasonSecretConflict:
 		return ctrl.Result{RequeueAfter: jitter(r.Options.UnauthorizedRetryPeriod, 0.2)}, nil
 	case isStalled(o.reason), o.reason == billingv1alpha1.ReasonReconcileSuspended:
 		return ctrl.Result{}, nil

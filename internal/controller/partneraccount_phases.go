@@ -3,81 +3,38 @@ package controller
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
 	"github.com/partnerbilling/partner-account-operator/internal/partnerapi"
 )
 
-// accountUIDIndex indexes PartnerAccounts by spec.accountUID, across namespaces.
-const accountUIDIndex = "spec.accountUID"
-
-// reconcileNormal handles a PartnerAccount that is not being deleted.
+// reconcileNormal handles a PartnerAccount that is not being deleted: it decides
+// what the remote account needs, then writes the status once, at the end. The only
+// other status write is the claim before a first create (see claim).
 func (r *PartnerAccountReconciler) reconcileNormal(ctx context.Context, pa *billingv1alpha1.PartnerAccount) (ctrl.Result, error) {
 	status := newStatusPatcher(r.Client, pa)
 	previousReason := readyReason(&pa.Status)
+	request := reconcileRequest(pa)
 
-	if pa.Spec.Suspend {
-		o := outcome{reason: billingv1alpha1.ReasonReconcileSuspended,
-			message: "spec.suspend is true: the controller makes no calls to the Partnership API for this resource"}
-		setConditions(&pa.Status, pa.Generation, o)
-		return ctrl.Result{}, status.patch(ctx, pa)
-	}
-
-	owner, err := r.owner(ctx, pa)
-	if err != nil {
+	o, err := r.decide(ctx, pa, status, previousReason, request)
+	if err != nil || o.reason == "" {
 		return ctrl.Result{}, err
 	}
-	if owner != pa {
-		disown(&pa.Status)
-		o := outcome{reason: billingv1alpha1.ReasonDuplicateAccountUID,
-			message: fmt.Sprintf("PartnerAccount %s/%s is older and manages account %q; this one makes no calls "+
-				"and its deletion deletes nothing remotely. Delete one of the two, or change this one's accountUID",
-				owner.Namespace, owner.Name, pa.Spec.AccountUID)}
-		setConditions(&pa.Status, pa.Generation, o)
-		r.recordFailure(pa, previousReason, o)
-		return ctrl.Result{}, status.patch(ctx, pa)
-	}
-
-	if isStalled(previousReason) && previousReason != billingv1alpha1.ReasonDuplicateAccountUID &&
-		pa.Status.ObservedGeneration == pa.Generation {
-		// A refused request or a conflict: calling again would get the same answer.
-		return ctrl.Result{}, nil
-	}
-
-	if err := r.ensureFinalizer(ctx, pa); err != nil {
+	if o, err = r.placeToken(ctx, pa, o); err != nil {
 		return ctrl.Result{}, err
-	}
-
-	creating := pa.Status.CreatedAt == nil
-	if previousReason == "" || (creating && pa.Status.AccountUID != pa.Spec.AccountUID) {
-		// First sight: say so before any remote call. Before a create, also claim the
-		// account, so that a create whose answer is lost is never forgotten.
-		if creating {
-			pa.Status.AccountUID = pa.Spec.AccountUID
-		}
-		setConditions(&pa.Status, pa.Generation, outcome{reason: billingv1alpha1.ReasonProgressing,
-			message: "Reconciling the remote account"})
-		if err := status.patch(ctx, pa); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-
-	var o outcome
-	if creating {
-		o = r.createOrAdopt(ctx, pa)
-	} else {
-		o = r.sync(ctx, pa)
 	}
 	setConditions(&pa.Status, pa.Generation, o)
+	if request != "" && o.reason != billingv1alpha1.ReasonReconcileSuspended {
+		pa.Status.LastHandledReconcileAt = request
+	}
 	r.recordFailure(pa, previousReason, o)
 	if err := status.patch(ctx, pa); err != nil {
 		return ctrl.Result{}, err
@@ -85,12 +42,75 @@ func (r *PartnerAccountReconciler) reconcileNormal(ctx context.Context, pa *bill
 	return r.resultFor(o)
 }
 
-// createOrAdopt creates the remote account. When the API says it exists, or refuses
-// the create in a way that may mean so, the account is read back and adopted if its
-// type and domain match: this is how a create whose answer was lost recovers,
-// without ever creating twice or calling create again.
-func (r *PartnerAccountReconciler) createOrAdopt(ctx context.Context, pa *billingv1alpha1.PartnerAccount) outcome {
-	log := logf.FromContext(ctx).WithValues("accountUID", pa.Spec.AccountUID)
+// decide runs the steps of a reconcile in order and returns its outcome; an empty
+// outcome means there is nothing to do or write.
+func (r *PartnerAccountReconciler) decide(ctx context.Context, pa *billingv1alpha1.PartnerAccount, status *statusPatcher,
+	previousReason, request string) (outcome, error) {
+	if pa.Spec.Suspend {
+		return suspendedOutcome(), nil
+	}
+	owner, err := r.owner(ctx, pa)
+	if err != nil {
+		return outcome{}, err
+	}
+	if owner != pa {
+		disown(&pa.Status)
+		return duplicateOutcome(owner, pa.Spec.AccountUID), nil
+	}
+	if err := r.ensureFinalizer(ctx, pa); err != nil {
+		return outcome{}, err
+	}
+	if waitsForSpecChange(pa, previousReason) && request == "" {
+		return outcome{}, nil
+	}
+
+	call := nextCallFor(pa, previousReason)
+	if previousReason == "" && call != callCreate {
+		// First sight: say so before any remote call (a create says so in its claim).
+		setConditions(&pa.Status, pa.Generation, progressingOutcome())
+		if err := status.patch(ctx, pa); err != nil {
+			return outcome{}, err
+		}
+	}
+	switch call {
+	case callCreate:
+		return r.create(ctx, pa, status)
+	case callReadFirst:
+		return r.readFirst(ctx, pa, status)
+	default:
+		return r.sync(ctx, pa), nil
+	}
+}
+
+// waitsForSpecChange reports whether a stalled resource's spec is unchanged since
+// the API refused it: calling again would get the same answer. A duplicate is
+// looked at again each time, since the PartnerAccount that owns the account may be
+// gone.
+func waitsForSpecChange(pa *billingv1alpha1.PartnerAccount, previousReason string) bool {
+	return isStalled(previousReason) && previousReason != billingv1alpha1.ReasonDuplicateAccountUID &&
+		pa.Status.ObservedGeneration == pa.Generation
+}
+
+// claim records, before a create request, when the first one was sent, so that a
+// create whose answer is lost is recognised as this resource's own when the
+// account is read back. It is written before the request, or the request is not
+// sent.
+func (r *PartnerAccountReconciler) claim(ctx context.Context, pa *billingv1alpha1.PartnerAccount, status *statusPatcher) error {
+	if pa.Status.CreateAttemptedAt == nil {
+		now := metav1.NewTime(r.Options.Now())
+		pa.Status.CreateAttemptedAt = &now
+	}
+	setConditions(&pa.Status, pa.Generation, progressingOutcome())
+	return status.patch(ctx, pa)
+}
+
+// create creates the remote account. When the API refuses, because the account
+// exists or on the request's merits, the account is read back to tell which:
+// never is a create repeated in a loop.
+func (r *PartnerAccountReconciler) create(ctx context.Context, pa *billingv1alpha1.PartnerAccount, status *statusPatcher) (outcome, error) {
+	if err := r.claim(ctx, pa, status); err != nil {
+		return outcome{}, err
+	}
 	acct, createErr := r.API.Create(ctx, partnerapi.CreateRequest{
 		UID:    pa.Spec.AccountUID,
 		Type:   apiAccountType(pa.Spec.AccountType),
@@ -98,36 +118,73 @@ func (r *PartnerAccountReconciler) createOrAdopt(ctx context.Context, pa *billin
 		EndsAt: timePtr(pa.Spec.EndsAt),
 	})
 	if createErr == nil {
-		log.Info("Created remote account")
-		r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventCreated, "Create",
-			"Created remote account %q", pa.Spec.AccountUID)
-		setAccountFields(&pa.Status, pa.Spec.Domain, acct)
-		return accountOutcome(acct, r.Options.Now())
+		return r.found(ctx, pa, acct, classifyCreated(&pa.Spec, pa.Status.CreateAttemptedAt, acct, r.Options.CreateClockSkew), true), nil
 	}
 	if !errors.Is(createErr, partnerapi.ErrAlreadyExists) && !errors.Is(createErr, partnerapi.ErrInvalidRequest) {
-		// The create may or may not have happened; the claim stays, and the next
-		// attempt finds out.
-		return errorOutcome("create the account", createErr)
+		if !mayHaveCreated(createErr) {
+			pa.Status.CreateAttemptedAt = nil
+		}
+		return errorOutcome("create the account", createErr), nil
 	}
 
 	acct, err := r.API.Get(ctx, pa.Spec.AccountUID)
 	switch {
-	case errors.Is(err, partnerapi.ErrNotFound):
-		// Refused on its merits: nothing was created, so there is nothing to own.
-		pa.Status.AccountUID = ""
-		return errorOutcome("create the account", createErr)
-	case err != nil:
-		return errorOutcome("read back the existing account", err)
-	case !matchesSpec(&pa.Spec, acct):
-		disown(&pa.Status)
-		return outcome{reason: billingv1alpha1.ReasonAccountConflict,
-			message: fmt.Sprintf("Account %q already exists with type %s in domain %s, which this spec does not match, "+
-				"so it is not adopted; choose another accountUID", pa.Spec.AccountUID, acct.Type, acct.Domain)}
+	case err == nil:
+		return r.found(ctx, pa, acct, classifyRead(&pa.Spec, pa.Status.CreateAttemptedAt, acct, r.Options.CreateClockSkew), false), nil
+	case errors.Is(err, partnerapi.ErrNotFound), errors.Is(err, partnerapi.ErrInvalidRequest):
+		// Refused on its merits: no account has this UID, so nothing is owned.
+		pa.Status.CreateAttemptedAt = nil
+		return errorOutcome("create the account", createErr), nil
 	}
-	log.Info("Adopted existing remote account")
-	r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventAdopted, "Adopt",
-		"Remote account %q already existed with the same type and domain (possibly created by an earlier "+
-			"attempt whose answer was lost); this resource now manages it", pa.Spec.AccountUID)
+	return readErrorOutcome("read back the account after a refused create", err), nil
+}
+
+// readFirst reads the account before deciding to create it: an earlier create may
+// have made it without the answer arriving, or an account was found before.
+func (r *PartnerAccountReconciler) readFirst(ctx context.Context, pa *billingv1alpha1.PartnerAccount, status *statusPatcher) (outcome, error) {
+	acct, err := r.API.Get(ctx, pa.Spec.AccountUID)
+	switch {
+	case err == nil:
+		return r.found(ctx, pa, acct, classifyRead(&pa.Spec, pa.Status.CreateAttemptedAt, acct, r.Options.CreateClockSkew), false), nil
+	case errors.Is(err, partnerapi.ErrNotFound):
+		return r.create(ctx, pa, status)
+	}
+	return readErrorOutcome("read the account", err), nil
+}
+
+// found acts on an account found under the resource's accountUID, by its create
+// (created is true) or by a read: it becomes the resource's own when the resource
+// made it, or adopts it when it existed before and spec.adoptExisting says so.
+// Anything else is left alone and nothing of it is kept in the status.
+func (r *PartnerAccountReconciler) found(ctx context.Context, pa *billingv1alpha1.PartnerAccount, acct *partnerapi.Account,
+	f finding, created bool) outcome {
+	uid := pa.Spec.AccountUID
+	switch {
+	case f == foundConflict:
+		disown(&pa.Status)
+		return conflictOutcome(uid, acct)
+	case f == foundPreexisting && !pa.Spec.AdoptExisting:
+		disown(&pa.Status)
+		return existsOutcome(uid, acct)
+	}
+
+	log := logf.FromContext(ctx).WithValues("accountUID", uid)
+	switch {
+	case f == foundPreexisting:
+		log.Info("Adopted existing remote account")
+		r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventAdopted, "Adopt",
+			"Adopted remote account %q, which existed before this resource (spec.adoptExisting is true)", uid)
+	case created:
+		log.Info("Created remote account")
+		r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventCreated, "Create",
+			"Created remote account %q", uid)
+	default:
+		log.Info("Recovered remote account created by an earlier attempt")
+		r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventRecovered, "Create",
+			"Remote account %q was created by this resource's earlier attempt, whose answer was lost", uid)
+	}
+	pa.Status.AccountUID = uid
+	pa.Status.CreateAttemptedAt = nil
 	setAccountFields(&pa.Status, pa.Spec.Domain, acct)
 	return r.alignEndsAt(ctx, pa, acct)
 }
@@ -140,7 +197,7 @@ func (r *PartnerAccountReconciler) sync(ctx context.Context, pa *billingv1alpha1
 		return remoteDeletedOutcome(pa.Spec.AccountUID)
 	}
 	if err != nil {
-		return errorOutcome("read the account", err)
+		return readErrorOutcome("read the account", err)
 	}
 	setAccountFields(&pa.Status, pa.Spec.Domain, acct)
 	return r.alignEndsAt(ctx, pa, acct)
@@ -174,29 +231,12 @@ func (r *PartnerAccountReconciler) reconcileDelete(ctx context.Context, pa *bill
 	if !controllerutil.ContainsFinalizer(pa, billingv1alpha1.Finalizer) {
 		return ctrl.Result{}, nil
 	}
-	switch {
-	case pa.Spec.Suspend:
-		r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventOrphaned, "Delete",
-			"spec.suspend is true: remote account %q was left as it is", pa.Spec.AccountUID)
-	case pa.Spec.DeletionPolicy == billingv1alpha1.DeletionPolicyOrphan:
-		r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventOrphaned, "Delete",
-			"spec.deletionPolicy is Orphan: remote account %q was left as it is", pa.Spec.AccountUID)
-	default:
-		owns, err := r.ownsRemoteAccount(ctx, pa)
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		if !owns {
-			r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventOrphaned, "Delete",
-				"This resource did not own remote account %q, so nothing was deleted remotely", pa.Spec.AccountUID)
-			break
-		}
-		if err := r.API.Delete(ctx, pa.Spec.AccountUID); err != nil && !errors.Is(err, partnerapi.ErrNotFound) {
-			return r.deleteFailed(ctx, pa, err)
-		}
-		logf.FromContext(ctx).Info("Deleted remote account", "accountUID", pa.Spec.AccountUID)
-		r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventDeleted, "Delete",
-			"Deactivated remote account %q", pa.Spec.AccountUID)
+	o, err := r.releaseRemote(ctx, pa)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if o.reason != "" {
+		return r.deleteFailed(ctx, pa, o)
 	}
 	base := pa.DeepCopy()
 	controllerutil.RemoveFinalizer(pa, billingv1alpha1.Finalizer)
@@ -204,88 +244,78 @@ func (r *PartnerAccountReconciler) reconcileDelete(ctx context.Context, pa *bill
 		r.Patch(ctx, pa, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})))
 }
 
-// deleteFailed reports a failed remote delete in the conditions and retries it as
-// the failure deserves.
-func (r *PartnerAccountReconciler) deleteFailed(ctx context.Context, pa *billingv1alpha1.PartnerAccount, err error) (ctrl.Result, error) {
+// releaseRemote deletes the remote account when the policy says so and the
+// resource owns it. A non-empty outcome is why it could not, yet.
+func (r *PartnerAccountReconciler) releaseRemote(ctx context.Context, pa *billingv1alpha1.PartnerAccount) (outcome, error) {
+	uid := pa.Spec.AccountUID
+	switch {
+	case pa.Spec.Suspend:
+		r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventOrphaned, "Delete",
+			"spec.suspend is true: remote account %q was left as it is", uid)
+		return outcome{}, nil
+	case pa.Spec.DeletionPolicy == billingv1alpha1.DeletionPolicyOrphan:
+		r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventOrphaned, "Delete",
+			"spec.deletionPolicy is Orphan: remote account %q was left as it is", uid)
+		return outcome{}, nil
+	}
+	mine, o, err := r.ownsForDeletion(ctx, pa)
+	if err != nil || o.reason != "" {
+		return o, err
+	}
+	if !mine {
+		r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventOrphaned, "Delete",
+			"This resource did not own remote account %q, so nothing was deleted remotely", uid)
+		return outcome{}, nil
+	}
+	if err := r.API.Delete(ctx, uid); err != nil && !errors.Is(err, partnerapi.ErrNotFound) {
+		o := errorOutcome("delete the account", err)
+		o.message = "Deleting the remote account failed, so the finalizer stays: " + strings.TrimSuffix(o.message, ".") +
+			". To delete the resource and leave the remote account, set spec.deletionPolicy to Orphan"
+		return o, nil
+	}
+	logf.FromContext(ctx).Info("Deleted remote account", "accountUID", uid)
+	r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventDeleted, "Delete",
+		"Deactivated remote account %q", uid)
+	return outcome{}, nil
+}
+
+// ownsForDeletion reports whether deleting pa may delete its remote account: pa
+// owns it and no older PartnerAccount declares it, or pa's create was never
+// confirmed and reading the account shows that pa made it. A non-empty outcome
+// means the read failed, so nothing can be decided yet.
+func (r *PartnerAccountReconciler) ownsForDeletion(ctx context.Context, pa *billingv1alpha1.PartnerAccount) (bool, outcome, error) {
+	if owns(pa) {
+		owner, err := r.owner(ctx, pa)
+		return owner == pa, outcome{}, err
+	}
+	if pa.Status.CreateAttemptedAt == nil {
+		return false, outcome{}, nil
+	}
+	acct, err := r.API.Get(ctx, pa.Spec.AccountUID)
+	switch {
+	case err == nil:
+		return classifyRead(&pa.Spec, pa.Status.CreateAttemptedAt, acct, r.Options.CreateClockSkew) == foundOwn, outcome{}, nil
+	case errors.Is(err, partnerapi.ErrNotFound), errors.Is(err, partnerapi.ErrInvalidRequest):
+		return false, outcome{}, nil
+	}
+	o := readErrorOutcome("read the account", err)
+	o.message = "This resource's create was never confirmed and reading the account to find out whether it made it " +
+		"failed, so the finalizer stays: " + strings.TrimSuffix(o.message, ".") +
+		". To delete the resource and leave the remote account, set spec.deletionPolicy to Orphan"
+	return false, o, nil
+}
+
+// deleteFailed reports why the remote account could not be dealt with in the
+// conditions and retries as the failure deserves.
+func (r *PartnerAccountReconciler) deleteFailed(ctx context.Context, pa *billingv1alpha1.PartnerAccount, o outcome) (ctrl.Result, error) {
 	status := newStatusPatcher(r.Client, pa)
 	previousReason := readyReason(&pa.Status)
-	o := errorOutcome("delete the account", err)
-	o.message = "Deleting the remote account failed, so the finalizer stays: " + strings.TrimSuffix(o.message, ".") +
-		". To delete the resource and leave the remote account, set spec.deletionPolicy to Orphan"
 	setConditions(&pa.Status, pa.Generation, o)
 	r.recordFailure(pa, previousReason, o)
 	if err := status.patch(ctx, pa); err != nil {
 		return ctrl.Result{}, err
 	}
 	return r.resultFor(o)
-}
-
-// owner returns the PartnerAccount that owns pa's remote account: the oldest of
-// those declaring its accountUID anywhere in the cluster (ties broken by namespace and
-// name). It returns pa itself when pa is the owner.
-func (r *PartnerAccountReconciler) owner(ctx context.Context, pa *billingv1alpha1.PartnerAccount) (*billingv1alpha1.PartnerAccount, error) {
-	peers, err := r.withAccountUID(ctx, pa.Spec.AccountUID)
-	if err != nil {
-		return nil, err
-	}
-	owner := pa
-	for i := range peers.Items {
-		peer := &peers.Items[i]
-		if peer.UID != pa.UID && olderThan(peer, owner) {
-			owner = peer
-		}
-	}
-	return owner, nil
-}
-
-// withAccountUID lists the PartnerAccounts, in every namespace, that declare uid.
-func (r *PartnerAccountReconciler) withAccountUID(ctx context.Context, uid string) (*billingv1alpha1.PartnerAccountList, error) {
-	var list billingv1alpha1.PartnerAccountList
-	if err := r.List(ctx, &list, client.MatchingFields{accountUIDIndex: uid}); err != nil {
-		return nil, fmt.Errorf("list PartnerAccounts with accountUID %q: %w", uid, err)
-	}
-	return &list, nil
-}
-
-// ownsRemoteAccount reports whether deleting pa may delete its remote account: pa
-// claimed it (see status.accountUID) and no older PartnerAccount declares it.
-func (r *PartnerAccountReconciler) ownsRemoteAccount(ctx context.Context, pa *billingv1alpha1.PartnerAccount) (bool, error) {
-	if pa.Status.AccountUID != pa.Spec.AccountUID {
-		return false, nil
-	}
-	owner, err := r.owner(ctx, pa)
-	return owner == pa, err
-}
-
-// olderThan orders PartnerAccounts by creation time, then namespace and name.
-func olderThan(a, b *billingv1alpha1.PartnerAccount) bool {
-	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
-		return a.CreationTimestamp.Before(&b.CreationTimestamp)
-	}
-	if a.Namespace != b.Namespace {
-		return a.Namespace < b.Namespace
-	}
-	return a.Name < b.Name
-}
-
-// peersOf maps a PartnerAccount to the others declaring the same accountUID.
-func (r *PartnerAccountReconciler) peersOf(ctx context.Context, obj client.Object) []reconcile.Request {
-	pa, ok := obj.(*billingv1alpha1.PartnerAccount)
-	if !ok {
-		return nil
-	}
-	peers, err := r.withAccountUID(ctx, pa.Spec.AccountUID)
-	if err != nil {
-		logf.FromContext(ctx).Error(err, "Failed to find the PartnerAccounts to wake", "accountUID", pa.Spec.AccountUID)
-		return nil
-	}
-	var reqs []reconcile.Request
-	for i := range peers.Items {
-		if peers.Items[i].UID != pa.UID {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&peers.Items[i])})
-		}
-	}
-	return reqs
 }
 
 // ensureFinalizer adds the finalizer, so it is in place before the first remote call.

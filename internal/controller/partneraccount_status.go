@@ -47,6 +47,10 @@ var reasonShapes = map[string]reasonShape{
 	billingv1alpha1.ReasonInvalidRequest:      {ready: metav1.ConditionFalse, stalled: true, failure: true},
 	billingv1alpha1.ReasonAccountConflict:     {ready: metav1.ConditionFalse, stalled: true, failure: true},
 	billingv1alpha1.ReasonDuplicateAccountUID: {ready: metav1.ConditionFalse, stalled: true, failure: true},
+	billingv1alpha1.ReasonAccountExists:       {ready: metav1.ConditionFalse, stalled: true, failure: true},
+
+	billingv1alpha1.ReasonAPIEndpointMisconfigured: {ready: metav1.ConditionFalse, failure: true},
+	billingv1alpha1.ReasonSecretConflict:           {ready: metav1.ConditionFalse, failure: true},
 }
 
 // isFailure reports whether reason is one that gets a Warning event when it first appears.
@@ -124,8 +128,9 @@ func setAccountFields(status *billingv1alpha1.PartnerAccountStatus, domain strin
 	}
 }
 
-// clearAccountFields forgets a remote account that is gone. createdAt stays: it
-// records that the account existed, so it is never re-created silently.
+// clearAccountFields forgets a remote account that is gone. accountUID and
+// createdAt stay: the resource owned an account that existed, so it is never
+// re-created silently.
 func clearAccountFields(status *billingv1alpha1.PartnerAccountStatus) {
 	status.AccountStatus = ""
 	status.ActivationToken = ""
@@ -133,11 +138,13 @@ func clearAccountFields(status *billingv1alpha1.PartnerAccountStatus) {
 	status.EndsAt = nil
 }
 
-// disown forgets everything about a remote account this resource does not own.
+// disown forgets everything about a remote account this resource does not own,
+// its token first of all.
 func disown(status *billingv1alpha1.PartnerAccountStatus) {
 	clearAccountFields(status)
 	status.AccountUID = ""
 	status.CreatedAt = nil
+	status.CreateAttemptedAt = nil
 }
 
 // toMetaTime converts t to a metav1.Time in UTC at the one-second precision
@@ -183,6 +190,67 @@ func accountOutcome(acct *partnerapi.Account, now time.Time) outcome {
 	return outcome{reason: billingv1alpha1.ReasonAccountReady, message: fmt.Sprintf("The account is %s", acct.Status)}
 }
 
+// progressingOutcome is the outcome written before the first remote call.
+func progressingOutcome() outcome {
+	return outcome{reason: billingv1alpha1.ReasonProgressing, message: "Reconciling the remote account"}
+}
+
+// suspendedOutcome is the outcome while spec.suspend is true.
+func suspendedOutcome() outcome {
+	return outcome{reason: billingv1alpha1.ReasonReconcileSuspended,
+		message: "spec.suspend is true: the controller makes no calls to the Partnership API for this resource"}
+}
+
+// duplicateOutcome is the outcome of a PartnerAccount whose accountUID an older one,
+// owner, declares. accountUID cannot change, so the message says what works.
+func duplicateOutcome(owner *billingv1alpha1.PartnerAccount, uid string) outcome {
+	return outcome{reason: billingv1alpha1.ReasonDuplicateAccountUID,
+		message: fmt.Sprintf("PartnerAccount %s/%s is older and manages account %q; this one makes no calls and its "+
+			"deletion deletes nothing remotely. Delete this one; or, to hand the account over to it, set "+
+			"spec.adoptExisting to true here and delete %s/%s with spec.deletionPolicy Orphan",
+			owner.Namespace, owner.Name, uid, owner.Namespace, owner.Name)}
+}
+
+// conflictOutcome is the outcome when the account under the resource's accountUID
+// has another type or domain.
+func conflictOutcome(uid string, acct *partnerapi.Account) outcome {
+	return outcome{reason: billingv1alpha1.ReasonAccountConflict,
+		message: fmt.Sprintf("Account %q already exists with type %s in domain %s, which this spec does not match, "+
+			"so it is left alone; choose another accountUID", uid, describeType(acct.Type), acct.Domain)}
+}
+
+// existsOutcome is the outcome when the account under the resource's accountUID
+// existed before the resource's first create attempt and is not to be adopted.
+func existsOutcome(uid string, acct *partnerapi.Account) outcome {
+	created := "at a time the API does not report"
+	if !acct.CreatedAt.IsZero() {
+		created = "at " + acct.CreatedAt.UTC().Format(time.RFC3339)
+	}
+	return outcome{reason: billingv1alpha1.ReasonAccountExists,
+		message: fmt.Sprintf("Account %q (type %s, domain %s) was created %s, before this resource tried to create it, "+
+			"so this resource leaves it alone: it does not change its end date, and deleting this resource deletes nothing "+
+			"remotely. To manage it from here, set spec.adoptExisting to true", uid, describeType(acct.Type), acct.Domain, created)}
+}
+
+// describeType spells an API account type as the spec does.
+func describeType(t partnerapi.AccountType) string {
+	switch t {
+	case partnerapi.AccountTypeIndividual:
+		return string(billingv1alpha1.AccountTypeIndividual)
+	case partnerapi.AccountTypeFamily:
+		return string(billingv1alpha1.AccountTypeFamily)
+	}
+	return fmt.Sprintf("%q", string(t))
+}
+
+// secretConflictOutcome is the outcome when the Secret that should hold the
+// activation token belongs to someone else.
+func secretConflictOutcome(name string) outcome {
+	return outcome{reason: billingv1alpha1.ReasonSecretConflict,
+		message: fmt.Sprintf("Secret %q exists and was not written by this PartnerAccount, so the activation token is "+
+			"not written to it; delete that Secret, or name another in spec.activationTokenSecretRef", name)}
+}
+
 // remoteDeletedOutcome is the outcome when an account the resource owned is gone.
 func remoteDeletedOutcome(uid string) outcome {
 	return outcome{reason: billingv1alpha1.ReasonRemoteDeleted,
@@ -203,6 +271,11 @@ func errorOutcome(op string, err error) outcome {
 		o.reason = billingv1alpha1.ReasonRateLimited
 		o.message = fmt.Sprintf("The Partnership API is rate limiting the partner while trying to %s; "+
 			"retrying after the delay it asked for", op)
+	case errors.Is(err, partnerapi.ErrMisconfigured):
+		o.reason = billingv1alpha1.ReasonAPIEndpointMisconfigured
+		o.message = fmt.Sprintf("Trying to %s, the operator got an answer that is not the Partnership API's: %s. "+
+			"Fix the operator's --partner-api-url; until then nothing is concluded about the account and the call is "+
+			"retried with backoff", op, strings.TrimSuffix(stableMessage(err), "; check the base URL"))
 	case errors.Is(err, partnerapi.ErrInvalidRequest), errors.Is(err, partnerapi.ErrAlreadyExists):
 		o.reason = billingv1alpha1.ReasonInvalidRequest
 		o.message = fmt.Sprintf("The Partnership API refused to %s: %s; fix the spec, nothing is retried until it changes",
@@ -213,6 +286,22 @@ func errorOutcome(op string, err error) outcome {
 			op, stableMessage(err))
 	}
 	return o
+}
+
+// readErrorOutcome is the outcome of a failed read. A read has no spec to fix, so a
+// refusal (a 4xx other than 404 and 410) is retried with backoff, never Stalled.
+func readErrorOutcome(op string, err error) outcome {
+	if errors.Is(err, partnerapi.ErrInvalidRequest) || errors.Is(err, partnerapi.ErrAlreadyExists) {
+		return outcome{reason: billingv1alpha1.ReasonAPIUnavailable, err: err,
+			message: fmt.Sprintf("The Partnership API refused to %s; retrying with backoff: %s", op, stableMessage(err))}
+	}
+	return errorOutcome(op, err)
+}
+
+// mayHaveCreated reports whether a failed create may still have made the account:
+// the request may have reached the API, and its answer is lost or not the API's.
+func mayHaveCreated(err error) bool {
+	return errors.Is(err, partnerapi.ErrTransient) || errors.Is(err, partnerapi.ErrMisconfigured)
 }
 
 // stableMessage is err's text when it comes from the API client, whose errors carry

@@ -36,6 +36,8 @@ func TestSetConditions(t *testing.T) {
 		{billingv1alpha1.ReasonInvalidRequest, metav1.ConditionFalse, false, true},
 		{billingv1alpha1.ReasonAccountConflict, metav1.ConditionFalse, false, true},
 		{billingv1alpha1.ReasonDuplicateAccountUID, metav1.ConditionFalse, false, true},
+		{billingv1alpha1.ReasonAccountExists, metav1.ConditionFalse, false, true},
+		{billingv1alpha1.ReasonAPIEndpointMisconfigured, metav1.ConditionFalse, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.reason, func(t *testing.T) {
@@ -154,6 +156,10 @@ func TestErrorOutcome(t *testing.T) {
 			Err: errors.New("read tcp 127.0.0.1:51234->127.0.0.1:8089: connection reset by peer")},
 			billingv1alpha1.ReasonAPIUnavailable, `create account "cust-1"`},
 		{"not an API error", errors.New("something else"), billingv1alpha1.ReasonAPIUnavailable, "unexpected error"},
+		{"not the API names the URL", &partnerapi.Error{Kind: partnerapi.ErrMisconfigured, Op: partnerapi.OpCreate,
+			UID: "cust-1", StatusCode: http.StatusNotFound, URL: "https://proxy.example/wrong/partners/accounts",
+			ContentType: "text/html"},
+			billingv1alpha1.ReasonAPIEndpointMisconfigured, "https://proxy.example/wrong/partners/accounts (text/html)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -323,6 +329,7 @@ func TestResultFor(t *testing.T) {
 	r := &PartnerAccountReconciler{Options: Options{ResyncPeriod: 10 * time.Minute, UnauthorizedRetryPeriod: time.Minute}}
 	rateLimited := &partnerapi.Error{Kind: partnerapi.ErrRateLimited, StatusCode: 429, RetryAfter: 3 * time.Second}
 	transient := &partnerapi.Error{Kind: partnerapi.ErrTransient, StatusCode: 503}
+	misconfigured := &partnerapi.Error{Kind: partnerapi.ErrMisconfigured, StatusCode: 404}
 	tests := []struct {
 		name     string
 		o        outcome
@@ -337,6 +344,9 @@ func TestResultFor(t *testing.T) {
 		{"stalled waits for the spec", outcome{reason: billingv1alpha1.ReasonInvalidRequest}, 0, 0, nil},
 		{"suspended waits for the spec", outcome{reason: billingv1alpha1.ReasonReconcileSuspended}, 0, 0, nil},
 		{"transient returns the error for backoff", outcome{reason: billingv1alpha1.ReasonAPIUnavailable, err: transient}, 0, 0, transient},
+		{"misconfigured returns the error for backoff", outcome{reason: billingv1alpha1.ReasonAPIEndpointMisconfigured, err: misconfigured},
+			0, 0, misconfigured},
+		{"an existing account waits for the spec", outcome{reason: billingv1alpha1.ReasonAccountExists}, 0, 0, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

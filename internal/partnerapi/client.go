@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -49,10 +50,12 @@ const maxResponseBody = 1 << 20
 type Config struct {
 	// BaseURL is the API root including the /api/v1 prefix. Empty means
 	// ProductionBaseURL; TestBaseURL (https://billing.b5test.eu/api/v1) is
-	// 1Password's test server. http:// is accepted so that tests and the simulator
-	// can run without TLS; the bearer token then travels in clear text, so use it
-	// only on loopback or inside a trusted network.
+	// 1Password's test server. http:// would send the bearer token in clear text,
+	// so it is refused unless the host is a loopback address (a local simulator)
+	// or AllowInsecureHTTP is set.
 	BaseURL string
+	// AllowInsecureHTTP accepts an http:// BaseURL on any host.
+	AllowInsecureHTTP bool
 	// TokenFile is the path of a file holding the bearer token; surrounding
 	// whitespace is ignored. The file is checked on every request and read again
 	// when its modification time, size or inode changes, so a rotated Kubernetes
@@ -95,7 +98,7 @@ var _ Client = (*HTTPClient)(nil)
 // New checks cfg, reads the token file once and returns a client. The error names
 // the offending Config field.
 func New(cfg Config) (*HTTPClient, error) {
-	base, err := parseBaseURL(cfg.BaseURL)
+	base, err := parseBaseURL(cfg.BaseURL, cfg.AllowInsecureHTTP)
 	if err != nil {
 		return nil, fmt.Errorf("partnerapi: invalid Config.BaseURL: %w", err)
 	}
@@ -166,7 +169,7 @@ func New(cfg Config) (*HTTPClient, error) {
 	}, nil
 }
 
-func parseBaseURL(raw string) (string, error) {
+func parseBaseURL(raw string, allowInsecureHTTP bool) (string, error) {
 	if raw == "" {
 		raw = ProductionBaseURL
 	}
@@ -183,8 +186,20 @@ func parseBaseURL(raw string) (string, error) {
 		return "", errors.New("must not contain credentials")
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
 		return "", errors.New("must not have a query or fragment")
+	case u.Scheme == "http" && !allowInsecureHTTP && !isLoopback(u.Hostname()):
+		return "", fmt.Errorf("http:// would send the partner token in clear text to %s; use https://, "+
+			"or allow insecure HTTP explicitly", u.Host)
 	}
 	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// isLoopback reports whether host names this machine: localhost or a loopback IP.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func rootCAs(caFile string) (*x509.CertPool, error) {
@@ -218,7 +233,8 @@ func (c *HTTPClient) Create(ctx context.Context, req CreateRequest) (*Account, e
 	return c.account(ctx, OpCreate, http.MethodPost, req.UID, c.baseURL+"/partners/accounts", body)
 }
 
-// Get reads an account. 404 and 410 both give ErrNotFound.
+// Get reads an account. 404 and 410 with the API's error body give ErrNotFound;
+// without it they give ErrMisconfigured.
 func (c *HTTPClient) Get(ctx context.Context, uid string) (*Account, error) {
 	if err := checkUID(OpGet, uid); err != nil {
 		return nil, err
@@ -239,8 +255,9 @@ func (c *HTTPClient) UpdateEndsAt(ctx context.Context, uid string, endsAt *time.
 	return c.account(ctx, OpUpdate, http.MethodPatch, uid, c.accountURL(uid), body)
 }
 
-// Delete deactivates an account. Any 2xx is success; 404 and 410 give ErrNotFound,
-// which the caller treats as already deleted.
+// Delete deactivates an account. Any 2xx that is not an HTML page or another
+// non-JSON answer is success; 404 and 410 with the API's error body give
+// ErrNotFound, which the caller treats as already deleted.
 func (c *HTTPClient) Delete(ctx context.Context, uid string) error {
 	if err := checkUID(OpDelete, uid); err != nil {
 		return err
@@ -324,11 +341,16 @@ func (c *HTTPClient) do(ctx context.Context, op, method, uid, target string, bod
 	observe(op, strconv.Itoa(resp.StatusCode), start)
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return responseError(op, uid, resp.StatusCode, resp.Header, respBody, time.Now())
+		return responseError(op, uid, target, resp.StatusCode, resp.Header, respBody, time.Now())
 	}
 	if readErr != nil {
 		return &Error{Kind: ErrTransient, Op: op, UID: uid, StatusCode: resp.StatusCode,
 			Err: fmt.Errorf("read response: %w", readErr)}
+	}
+	if ct := resp.Header.Get("Content-Type"); !isJSON(ct, respBody) {
+		// A welcome page or a login form: a 2xx from it proves nothing, least of all
+		// that an account was deleted.
+		return &Error{Kind: ErrMisconfigured, Op: op, UID: uid, StatusCode: resp.StatusCode, URL: target, ContentType: ct}
 	}
 	if decode == nil {
 		return nil

@@ -70,6 +70,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"URL with credentials", Config{BaseURL: "https://user:pw@billing.1password.com/api/v1", TokenFile: token}, "BaseURL"},
 		{"URL with a query", Config{BaseURL: "https://billing.1password.com/api/v1?x=1", TokenFile: token}, "BaseURL"},
 		{"unparsable URL", Config{BaseURL: "https://bad host/", TokenFile: token}, "BaseURL"},
+		{"http to a remote host", Config{BaseURL: "http://billing.1password.com/api/v1", TokenFile: token}, "BaseURL"},
+		{"http to a private address", Config{BaseURL: "http://10.0.0.7:8080/api/v1", TokenFile: token}, "BaseURL"},
 		{"no token file", Config{}, "TokenFile"},
 		{"missing token file", Config{TokenFile: filepath.Join(dir, "nope")}, "TokenFile"},
 		{"empty token file", Config{TokenFile: empty}, "TokenFile"},
@@ -91,6 +93,37 @@ func TestNewRejectsBadConfig(t *testing.T) {
 				t.Errorf("error %q does not name Config.%s", err, tc.field)
 			}
 		})
+	}
+}
+
+// TestInsecureHTTP checks that the bearer token goes over plain HTTP only to this
+// machine, or where insecure HTTP is allowed explicitly.
+func TestInsecureHTTP(t *testing.T) {
+	token := writeTokenFile(t, testToken)
+	for _, tc := range []struct {
+		url   string
+		allow bool
+		ok    bool
+	}{
+		{"http://127.0.0.1:8089/api/v1", false, true},
+		{"http://127.9.9.9/api/v1", false, true},
+		{"http://[::1]:8089/api/v1", false, true},
+		{"http://localhost:8089/api/v1", false, true},
+		{"http://LOCALHOST/api/v1", false, true},
+		{"http://billing.b5test.eu/api/v1", false, false},
+		{"http://localhost.example.com/api/v1", false, false},
+		{"http://[::2]/api/v1", false, false},
+		{"http://billing.b5test.eu/api/v1", true, true},
+		{"https://billing.b5test.eu/api/v1", false, true},
+	} {
+		_, err := New(Config{BaseURL: tc.url, TokenFile: token, AllowInsecureHTTP: tc.allow})
+		rememberErr(err)
+		if (err == nil) != tc.ok {
+			t.Errorf("New(%s, allow=%v): err = %v, want ok=%v", tc.url, tc.allow, err, tc.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "clear text") {
+			t.Errorf("error %q does not say why", err)
+		}
 	}
 }
 

@@ -25,9 +25,15 @@ var (
 	ErrAlreadyExists = errors.New("account already exists")
 	// ErrRateLimited: the API asked the client to slow down (429); see RetryAfter.
 	ErrRateLimited = errors.New("rate limited")
-	// ErrTransient: the API failed or could not be reached (5xx, timeout, connection
-	// error, an answer that cannot be understood). Worth retrying later.
+	// ErrTransient: the API failed or could not be reached (408, 425, 5xx, timeout,
+	// connection error, a JSON answer that cannot be understood). Worth retrying
+	// later.
 	ErrTransient = errors.New("partnership API unavailable")
+	// ErrMisconfigured: what answered is not the Partnership API: a 404 or 410
+	// without the API's error body, an HTML page or another content type the API
+	// never sends, a redirect. The base URL is probably wrong. Nothing can be
+	// concluded about the account; Error.URL names what was called.
+	ErrMisconfigured = errors.New("not the Partnership API")
 )
 
 // Operation names used in errors and metrics.
@@ -49,6 +55,11 @@ type Error struct {
 	UID string
 	// StatusCode is the HTTP status, or 0 when no response arrived.
 	StatusCode int
+	// URL is the address that was called. It is set on ErrMisconfigured errors,
+	// whose text names it, so that a wrong base URL is easy to spot.
+	URL string
+	// ContentType is the response's Content-Type, on ErrMisconfigured errors.
+	ContentType string
 	// Message is the server's human message (message or description), if any.
 	Message string
 	// Code is the server's machine code (a string in one dialect, a number in the
@@ -67,6 +78,13 @@ func (e *Error) Error() string {
 	s := fmt.Sprintf("partnerapi: %s account %q", e.Op, e.UID)
 	if e.StatusCode != 0 {
 		s += fmt.Sprintf(": %d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	}
+	if e.Kind == ErrMisconfigured {
+		s += " from " + e.URL
+		if e.ContentType != "" {
+			s += " (" + e.ContentType + ")"
+		}
+		return s + ", which is not an answer of the Partnership API; check the base URL"
 	}
 	switch {
 	case e.Message != "":
@@ -114,11 +132,17 @@ const (
 )
 
 // responseError maps a non-2xx answer to an *Error. body is decoded in either error
-// dialect; a body that is not JSON (an HTML page from a proxy) or is empty leaves
-// the message empty, so the error text falls back to the status text.
-func responseError(op, uid string, status int, header http.Header, body []byte, now time.Time) *Error {
-	e := &Error{Kind: kindFor(op, status), Op: op, UID: uid, StatusCode: status}
-	e.Message, e.Code = decodeErrorBody(body)
+// dialect. Only an answer carrying the API's own error body may mean that an account
+// is gone, exists, or was refused: a 404 page from a proxy or a wrong path says
+// nothing about the account, so it is ErrMisconfigured, as are redirects, which the
+// API never sends.
+func responseError(op, uid, target string, status int, header http.Header, body []byte, now time.Time) *Error {
+	message, code, fromAPI := decodeErrorBody(header.Get("Content-Type"), body)
+	e := &Error{Kind: kindFor(op, status, fromAPI), Op: op, UID: uid, StatusCode: status, Message: message, Code: code}
+	if e.Kind == ErrMisconfigured {
+		e.URL, e.ContentType = target, header.Get("Content-Type")
+		e.Message, e.Code = "", ""
+	}
 	switch status {
 	case http.StatusTooManyRequests:
 		e.RetryAfter = parseRetryAfter(header.Get("Retry-After"), now)
@@ -131,12 +155,22 @@ func responseError(op, uid string, status int, header http.Header, body []byte, 
 }
 
 // kindFor maps an HTTP status other than 2xx to the kind of error it means for op.
-func kindFor(op string, status int) error {
+// fromAPI says whether the body is an error body in one of the API's two shapes:
+// without it, a status that would say something about the account (404, 410, 409,
+// 400 and the other refusals) comes from something that is not the API.
+func kindFor(op string, status int, fromAPI bool) error {
 	switch {
-	case status == http.StatusBadRequest:
-		return ErrInvalidRequest
 	case status == http.StatusUnauthorized, status == http.StatusForbidden:
+		// Also from an authenticating proxy: either way the credentials are refused.
 		return ErrUnauthorized
+	case status == http.StatusTooManyRequests:
+		return ErrRateLimited
+	case status == http.StatusRequestTimeout, status == http.StatusTooEarly, status >= 500:
+		return ErrTransient
+	case status < 400, !fromAPI:
+		// 1xx and 3xx (a redirect is not followed: it would be a second request), or
+		// a refusal without the API's error body.
+		return ErrMisconfigured
 	case status == http.StatusNotFound && op == OpCreate:
 		// Published servers answer a create in an unknown domain with 404
 		// "Domain not found.".
@@ -145,14 +179,8 @@ func kindFor(op string, status int) error {
 		return ErrNotFound
 	case status == http.StatusConflict:
 		return ErrAlreadyExists
-	case status == http.StatusTooManyRequests:
-		return ErrRateLimited
-	case status >= 400 && status < 500:
-		return ErrInvalidRequest
 	default:
-		// 5xx, and 1xx or 3xx that the API never sends on purpose (a redirect is
-		// not followed: it would be a second request).
-		return ErrTransient
+		return ErrInvalidRequest
 	}
 }
 

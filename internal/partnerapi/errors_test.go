@@ -35,6 +35,9 @@ func callOp(ctx context.Context, c *HTTPClient, op string) error {
 
 var allOps = []string{OpCreate, OpGet, OpUpdate, OpDelete}
 
+// allKinds are the kinds an *Error may have.
+var allKinds = []error{ErrInvalidRequest, ErrUnauthorized, ErrNotFound, ErrAlreadyExists, ErrRateLimited, ErrTransient, ErrMisconfigured}
+
 func TestErrorMapping(t *testing.T) {
 	srv := newScripted(t)
 	c := newTestClient(t, srv.apiURL())
@@ -48,7 +51,10 @@ func TestErrorMapping(t *testing.T) {
 		404: ErrNotFound, // ErrInvalidRequest on create, below
 		409: ErrAlreadyExists,
 		410: ErrNotFound,
+		405: ErrInvalidRequest,
+		408: ErrTransient,
 		418: ErrInvalidRequest,
+		425: ErrTransient,
 		429: ErrRateLimited,
 		500: ErrTransient,
 		502: ErrTransient,
@@ -89,7 +95,7 @@ func TestErrorMapping(t *testing.T) {
 					if !errors.Is(err, wantKind) || e.Kind != wantKind {
 						t.Errorf("kind = %v, want %v", e.Kind, wantKind)
 					}
-					for _, other := range []error{ErrInvalidRequest, ErrUnauthorized, ErrNotFound, ErrAlreadyExists, ErrRateLimited, ErrTransient} {
+					for _, other := range allKinds {
 						if other != wantKind && errors.Is(err, other) {
 							t.Errorf("error also matches %v", other)
 						}
@@ -183,12 +189,22 @@ func TestParseRetryAfter(t *testing.T) {
 }
 
 // TestErrorBodiesThatAreNotJSON checks that a proxy's HTML page or an empty body
-// gives a clean message made of the status text.
+// gives a clean message made of the status text, and that an answer without the
+// API's error body never says anything about the account: a 404 from a wrong path
+// is not "gone", a 400 from a proxy is not a refusal.
 func TestErrorBodiesThatAreNotJSON(t *testing.T) {
 	srv := newScripted(t)
 	c := newTestClient(t, srv.apiURL())
 	ctx := testCtx(t)
 	html := `<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1><p>nginx</p></body></html>`
+	url := srv.apiURL() + "/partners/accounts/acct-1"
+	misconfigured := func(status, ctype string) string {
+		s := `partnerapi: get account "acct-1": ` + status + " from " + url
+		if ctype != "" {
+			s += " (" + ctype + ")"
+		}
+		return s + ", which is not an answer of the Partnership API; check the base URL"
+	}
 
 	for _, tc := range []struct {
 		name     string
@@ -201,14 +217,29 @@ func TestErrorBodiesThatAreNotJSON(t *testing.T) {
 		{"HTML 502", 502, html, "text/html", ErrTransient, `partnerapi: get account "acct-1": 502 Bad Gateway: partnership API unavailable`},
 		{"HTML 403", 403, html, "text/html", ErrUnauthorized, `partnerapi: get account "acct-1": 403 Forbidden: unauthorized`},
 		{"empty 500", 500, "", "", ErrTransient, `partnerapi: get account "acct-1": 500 Internal Server Error: partnership API unavailable`},
-		{"empty 404", 404, "", "", ErrNotFound, `partnerapi: get account "acct-1": 404 Not Found: account not found`},
-		{"JSON array", 400, `["bad"]`, "application/json", ErrInvalidRequest, `partnerapi: get account "acct-1": 400 Bad Request: invalid request`},
-		{"JSON with the wrong types", 400, `{"message":{"text":"x"},"description":7,"code":{"a":1}}`, "application/json", ErrInvalidRequest, `partnerapi: get account "acct-1": 400 Bad Request: invalid request`},
+		{"HTML 404", 404, "<html><body>Not Found</body></html>", "text/html; charset=utf-8", ErrMisconfigured, misconfigured("404 Not Found", "text/html; charset=utf-8")},
+		{"empty 404", 404, "", "", ErrMisconfigured, misconfigured("404 Not Found", "")},
+		{"plain text 410", 410, "gone", "text/plain", ErrMisconfigured, misconfigured("410 Gone", "text/plain")},
+		{"API body as HTML", 404, `{"message":"Account not found."}`, "text/html", ErrMisconfigured, misconfigured("404 Not Found", "text/html")},
+		{"JSON 404 of another service", 404, `{"detail":"Not Found"}`, "application/json", ErrMisconfigured, misconfigured("404 Not Found", "application/json")},
+		{"HTML 405", 405, html, "text/html", ErrMisconfigured, misconfigured("405 Method Not Allowed", "text/html")},
+		{"JSON array", 400, `["bad"]`, "application/json", ErrMisconfigured, misconfigured("400 Bad Request", "application/json")},
+		{"JSON with the wrong types", 400, `{"message":{"text":"x"},"description":7,"code":{"a":1}}`, "application/json", ErrMisconfigured, misconfigured("400 Bad Request", "application/json")},
+		{"404 without a Content-Type", 404, `{"message":"Account not found."}`, "", ErrNotFound, `partnerapi: get account "acct-1": 404 Not Found: Account not found.`},
 		{"message with control characters", 400, `{"message":"line one\nline two\u0000"}`, "application/json", ErrInvalidRequest, `partnerapi: get account "acct-1": 400 Bad Request: line one line two`},
 		{"only the error word", 403, `{"error":"forbidden"}`, "application/json", ErrUnauthorized, `partnerapi: get account "acct-1": 403 Forbidden: forbidden`},
+		{"only the error word on a 410", 410, `{"error":"gone"}`, "application/json", ErrNotFound, `partnerapi: get account "acct-1": 410 Gone: gone`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv.set(answer(tc.status, []byte(tc.body), "Content-Type", tc.ctype))
+			srv.set(func(w http.ResponseWriter, _ *http.Request, _ recorded) {
+				// Set explicitly, even to nothing: net/http would sniff one.
+				w.Header()["Content-Type"] = nil
+				if tc.ctype != "" {
+					w.Header().Set("Content-Type", tc.ctype)
+				}
+				w.WriteHeader(tc.status)
+				_, _ = w.Write([]byte(tc.body))
+			})
 			_, err := c.Get(ctx, "acct-1")
 			rememberErr(err)
 			if !errors.Is(err, tc.wantKind) {
@@ -320,8 +351,8 @@ func TestTransportErrors(t *testing.T) {
 		c := newTestClient(t, srv.apiURL())
 		err := callOp(ctx, c, OpGet)
 		var e *Error
-		if !errors.Is(err, ErrTransient) || !errors.As(err, &e) || e.StatusCode != 307 {
-			t.Errorf("err = %v (%s), want ErrTransient with status 307", err, kindOf(err))
+		if !errors.Is(err, ErrMisconfigured) || !errors.As(err, &e) || e.StatusCode != 307 || e.URL != srv.apiURL()+"/partners/accounts/acct-1" {
+			t.Errorf("err = %v (%s), want ErrMisconfigured with status 307 and the URL", err, kindOf(err))
 		}
 		if n := len(srv.all()); n != 1 {
 			t.Errorf("the server saw %d requests, want 1", n)
@@ -329,8 +360,9 @@ func TestTransportErrors(t *testing.T) {
 	})
 }
 
-// TestUndecodableSuccess checks that a 2xx whose body is not an account is
-// transient, never a success with an empty account.
+// TestUndecodableSuccess checks that a 2xx whose body is not an account is never a
+// success with an empty account: transient when it is JSON (the API, having a bad
+// moment), ErrMisconfigured when it is a page or a content type the API never sends.
 func TestUndecodableSuccess(t *testing.T) {
 	srv := newScripted(t)
 	c := newTestClient(t, srv.apiURL())
@@ -339,29 +371,51 @@ func TestUndecodableSuccess(t *testing.T) {
 		name   string
 		status int
 		body   string
+		ctype  string
+		want   error
 	}{
-		{"HTML", 200, "<html><body>Welcome</body></html>"},
-		{"empty", 200, ""},
-		{"204 to a create", 204, ""},
-		{"null", 200, "null"},
-		{"empty object", 201, "{}"},
-		{"no id", 200, `{"account_type":"I","domain":"b5test.com","status":"entitled"}`},
-		{"ids differ", 200, `{"account_uid":"acct-1","customer_account_uid":"acct-2"}`},
-		{"bad time", 200, `{"account_uid":"acct-1","ends_at":"next tuesday"}`},
-		{"id is a number", 200, `{"account_uid":17}`},
-		{"truncated", 200, `{"account_uid":"acct-1","ends_at":"2050-`},
+		{"HTML", 200, "<html><body>Welcome</body></html>", "text/html", ErrMisconfigured},
+		{"HTML without a Content-Type", 200, "<html><body>Welcome</body></html>", "", ErrMisconfigured},
+		{"JSON sent as text", 200, `{"account_uid":"acct-1"}`, "text/plain", ErrMisconfigured},
+		{"empty", 200, "", "", ErrTransient},
+		{"204 to a create", 204, "", "", ErrTransient},
+		{"null", 200, "null", "application/json", ErrTransient},
+		{"empty object", 201, "{}", "application/json", ErrTransient},
+		{"no id", 200, `{"account_type":"I","domain":"b5test.com","status":"entitled"}`, "application/json", ErrTransient},
+		{"ids differ", 200, `{"account_uid":"acct-1","customer_account_uid":"acct-2"}`, "application/json", ErrTransient},
+		{"bad time", 200, `{"account_uid":"acct-1","ends_at":"next tuesday"}`, "application/json", ErrTransient},
+		{"id is a number", 200, `{"account_uid":17}`, "application/json", ErrTransient},
+		{"truncated", 200, `{"account_uid":"acct-1","ends_at":"2050-`, "application/json", ErrTransient},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv.set(answer(tc.status, []byte(tc.body)))
+			srv.set(func(w http.ResponseWriter, _ *http.Request, _ recorded) {
+				w.Header()["Content-Type"] = nil
+				if tc.ctype != "" {
+					w.Header().Set("Content-Type", tc.ctype)
+				}
+				w.WriteHeader(tc.status)
+				_, _ = w.Write([]byte(tc.body))
+			})
 			for _, op := range []string{OpCreate, OpGet, OpUpdate} {
 				err := callOp(ctx, c, op)
 				var e *Error
-				if !errors.Is(err, ErrTransient) || !errors.As(err, &e) || e.StatusCode != tc.status || e.Err == nil {
-					t.Errorf("%s: err = %v (%s), want ErrTransient with status %d", op, err, kindOf(err), tc.status)
+				if !errors.Is(err, tc.want) || !errors.As(err, &e) || e.StatusCode != tc.status {
+					t.Errorf("%s: err = %v (%s), want %v with status %d", op, err, kindOf(err), tc.want, tc.status)
 				}
 			}
 		})
 	}
+
+	t.Run("delete answered by a page", func(t *testing.T) {
+		srv.set(answer(200, []byte("<html><body>OK</body></html>"), "Content-Type", "text/html"))
+		if err := c.Delete(ctx, "acct-1"); !errors.Is(err, ErrMisconfigured) {
+			t.Errorf("err = %v (%s), want ErrMisconfigured: a page is no proof of deletion", err, kindOf(err))
+		}
+		srv.set(answer(204, nil))
+		if err := c.Delete(ctx, "acct-1"); err != nil {
+			t.Errorf("204: err = %v", err)
+		}
+	})
 }
 
 // TestInvalidUIDs checks UIDs that cannot name an account in a path are refused

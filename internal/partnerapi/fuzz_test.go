@@ -168,10 +168,10 @@ func FuzzDecodeError(f *testing.F) {
 			return
 		}
 		for _, op := range allOps {
-			e := responseError(op, "acct-1", status, http.Header{"Retry-After": {string(body)}}, body, time.Now())
+			e := responseError(op, "acct-1", "https://billing.example/api/v1/partners/accounts/acct-1", status, http.Header{"Retry-After": {string(body)}}, body, time.Now())
 			redact(e, testToken)
 			known := false
-			for _, k := range []error{ErrInvalidRequest, ErrUnauthorized, ErrNotFound, ErrAlreadyExists, ErrRateLimited, ErrTransient} {
+			for _, k := range allKinds {
 				if errors.Is(e, k) {
 					if known {
 						t.Fatalf("error matches two kinds")
@@ -201,6 +201,25 @@ func FuzzDecodeError(f *testing.F) {
 			if strings.HasPrefix(strings.TrimSpace(string(body)), "<") && e.Message != "" {
 				t.Fatalf("a non-JSON body gave message %q", e.Message)
 			}
+			if errors.Is(e, ErrNotFound) && !errorBodyShape(body) {
+				t.Fatalf("%d with body %q says the account is gone", status, body)
+			}
 		}
 	})
+}
+
+// errorBodyShape reports whether body is an error body in one of the API's two
+// shapes, written independently of decodeErrorBody: a JSON object with a string
+// message (contract) or description or error (published).
+func errorBodyShape(body []byte) bool {
+	var m map[string]any
+	if json.Unmarshal(body, &m) != nil {
+		return false
+	}
+	for _, k := range []string{"message", "description", "error"} {
+		if _, ok := m[k].(string); ok {
+			return true
+		}
+	}
+	return false
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"strconv"
 	"strings"
 	"time"
@@ -165,17 +166,37 @@ const maxMessageLen = 300
 
 // decodeErrorBody returns the human message (message, else description, else error)
 // and machine code (code as a string or number, else error) of an error body in
-// either dialect. A body that is not a JSON object, such as a proxy's HTML page or
-// an empty body, gives empty strings. The message is cut to a bounded length with
-// control characters replaced by spaces.
-func decodeErrorBody(body []byte) (message, code string) {
+// either dialect, and whether the body is one: a JSON answer holding an object with
+// a string message, description or error. A proxy's HTML page, an empty body or
+// any other content type gives fromAPI false. The message is cut to a bounded
+// length with control characters replaced by spaces.
+func decodeErrorBody(contentType string, body []byte) (message, code string, fromAPI bool) {
 	var w wireError
-	if len(bytes.TrimSpace(body)) == 0 || json.Unmarshal(body, &w) != nil {
-		return "", ""
+	if !isJSON(contentType, body) || len(bytes.TrimSpace(body)) == 0 || json.Unmarshal(body, &w) != nil {
+		return "", "", false
 	}
 	message = firstNonEmpty(jsonString(w.Message), jsonString(w.Description), jsonString(w.Error))
 	code = firstNonEmpty(jsonScalar(w.Code), jsonString(w.Error))
-	return clean(message, maxMessageLen), clean(code, 64)
+	fromAPI = isJSONString(w.Message) || isJSONString(w.Description) || isJSONString(w.Error)
+	return clean(message, maxMessageLen), clean(code, 64), fromAPI
+}
+
+// isJSON reports whether an answer is JSON as the API sends it: declared
+// application/json (or a +json type), or, with no Content-Type at all, a body that
+// is empty or starts like a JSON object or array.
+func isJSON(contentType string, body []byte) bool {
+	if contentType == "" {
+		b := bytes.TrimSpace(body)
+		return len(b) == 0 || b[0] == '{' || b[0] == '['
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
+// isJSONString reports whether raw is a JSON string (possibly empty).
+func isJSONString(raw json.RawMessage) bool {
+	var s string
+	return len(raw) > 0 && json.Unmarshal(raw, &s) == nil
 }
 
 // jsonString returns raw's value when it is a JSON string.

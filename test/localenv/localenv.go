@@ -22,9 +22,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -75,6 +77,8 @@ type Env struct {
 	KubectlPath string
 	// Kubeconfig is a cluster-admin kubeconfig, for people and tests.
 	Kubeconfig string
+	// AdminConfig is Kubeconfig's, for Go clients and for kube-apiserver's /metrics.
+	AdminConfig *rest.Config
 	// OperatorKubeconfig is the operator's: a token of its ServiceAccount.
 	OperatorKubeconfig string
 	// ServerVersion is kube-apiserver's version, e.g. v1.37.2.
@@ -90,12 +94,13 @@ type Env struct {
 	// ManagerBinary and SimulatorBinary are the binaries that run.
 	ManagerBinary, SimulatorBinary string
 
-	token    string
-	assets   string
-	cp       *envtest.Environment
-	sim      *process
-	operator *process
-	stopped  bool
+	token        string
+	assets       string
+	operatorArgs []string
+	cp           *envtest.Environment
+	sim          *process
+	operator     *process
+	stopped      bool
 }
 
 // Start builds the operator and the simulator, starts etcd and kube-apiserver,
@@ -109,7 +114,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{Dir: dir}
+	e := &Env{Dir: dir, operatorArgs: opts.OperatorArgs}
 	binDir := opts.BinDir
 	if binDir == "" {
 		binDir = dir
@@ -124,7 +129,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		{"Install the CRD and the operator's RBAC from config/default", func() error { return e.install(ctx) }},
 		{"Create a token for the operator's ServiceAccount", func() error { return e.operatorKubeconfig(ctx) }},
 		{"Start the Partnership API simulator", func() error { return e.startSimulator(ctx, opts.SimulatorArgs) }},
-		{"Start the operator", func() error { return e.startOperator(ctx, opts.OperatorArgs) }},
+		{"Start the operator", func() error { return e.startOperator(ctx, e.operatorArgs) }},
 	}
 	for _, s := range steps {
 		if opts.Progress != nil {
@@ -173,6 +178,23 @@ func (e *Env) PartnerToken() string { return e.token }
 
 // OperatorExited is closed if the operator process ends.
 func (e *Env) OperatorExited() <-chan struct{} { return e.operator.Exited() }
+
+// OperatorPID is the operator process's id, for reading its /proc entries.
+func (e *Env) OperatorPID() int { return e.operator.cmd.Process.Pid }
+
+// RestartOperator stops the operator as Stop does (SIGTERM, which also releases its
+// leader lease) and starts it again with Options.OperatorArgs followed by extra, so
+// a flag in extra overrides the same flag there. It returns once the new process
+// answers /readyz.
+func (e *Env) RestartOperator(ctx context.Context, extra ...string) error {
+	if err := e.StopOperator(); err != nil {
+		return err
+	}
+	return e.startOperator(ctx, append(slices.Clone(e.operatorArgs), extra...))
+}
+
+// StopOperator stops the operator alone; RestartOperator starts it again.
+func (e *Env) StopOperator() error { return e.operator.Stop(15 * time.Second) }
 
 // SimulatorExited is closed if the simulator process ends.
 func (e *Env) SimulatorExited() <-chan struct{} { return e.sim.Exited() }
@@ -235,6 +257,7 @@ func (e *Env) startControlPlane() error {
 	if err != nil {
 		return err
 	}
+	e.AdminConfig = cfg
 	e.Kubeconfig = filepath.Join(e.Dir, "kubeconfig")
 	if err := os.WriteFile(e.Kubeconfig, e.cp.KubeConfig, 0o600); err != nil {
 		return err

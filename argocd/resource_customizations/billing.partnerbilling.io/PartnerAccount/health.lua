@@ -21,6 +21,8 @@ local needsAction = {
   RemoteDeleted = true,
   AccountSuspended = true,
   Deprovisioned = true,
+  APIEndpointMisconfigured = true,
+  SecretConflict = true,
 }
 
 local metadata = obj.metadata or {}

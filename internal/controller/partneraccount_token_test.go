@@ -1,0 +1,88 @@
+package controller
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
+)
+
+func TestTokenSecretName(t *testing.T) {
+	ref := &billingv1alpha1.SecretReference{Name: "named"}
+	tests := []struct {
+		name            string
+		ref             *billingv1alpha1.SecretReference
+		noTokenInStatus bool
+		want            string
+	}{
+		{"status by default", nil, false, ""},
+		{"the ref", ref, false, "named"},
+		{"the ref wins over the default name", ref, true, "named"},
+		{"the default name when status is off", nil, true, "acct-activation"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pa := &billingv1alpha1.PartnerAccount{ObjectMeta: metav1.ObjectMeta{Name: "acct"}}
+			pa.Spec.ActivationTokenSecretRef = tt.ref
+			if got := tokenSecretName(pa, tt.noTokenInStatus); got != tt.want {
+				t.Errorf("tokenSecretName = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestTokenSecretTampered(t *testing.T) {
+	secret := func(token string, labels map[string]string) *corev1.Secret {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+			Data: map[string][]byte{billingv1alpha1.SecretKeyActivationToken: []byte(token)}}
+	}
+	ours := map[string]string{billingv1alpha1.ManagedByLabel: billingv1alpha1.ManagedByValue}
+	p := tokenSecretTampered()
+	if p.Create(event.CreateEvent{Object: secret("a", ours)}) {
+		t.Error("the controller's own create wakes it up")
+	}
+	if !p.Delete(event.DeleteEvent{Object: secret("a", ours)}) {
+		t.Error("a deletion does not wake it up")
+	}
+	for _, tc := range []struct {
+		name     string
+		old, cur *corev1.Secret
+		want     bool
+	}{
+		{"metadata only", secret("a", ours), secret("a", map[string]string{"x": "y", billingv1alpha1.ManagedByLabel: billingv1alpha1.ManagedByValue}), false},
+		{"token edited", secret("a", ours), secret("b", ours), true},
+		{"label removed", secret("a", ours), secret("a", nil), true},
+	} {
+		if got := p.Update(event.UpdateEvent{ObjectOld: tc.old, ObjectNew: tc.cur}); got != tc.want {
+			t.Errorf("%s: Update = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestStripUnread(t *testing.T) {
+	pa := &billingv1alpha1.PartnerAccount{ObjectMeta: metav1.ObjectMeta{
+		Name:          "acct",
+		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}},
+		Annotations: map[string]string{
+			lastAppliedAnnotation:                          `{"spec":{}}`,
+			billingv1alpha1.ReconcileRequestedAtAnnotation: "1",
+		},
+	}}
+	out, err := stripUnread(pa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(*billingv1alpha1.PartnerAccount)
+	if got.ManagedFields != nil {
+		t.Error("managedFields kept")
+	}
+	if _, ok := got.Annotations[lastAppliedAnnotation]; ok {
+		t.Error("last-applied-configuration kept")
+	}
+	if got.Annotations[billingv1alpha1.ReconcileRequestedAtAnnotation] != "1" {
+		t.Error("an annotation the controller reads was removed")
+	}
+}
