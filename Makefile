@@ -173,11 +173,11 @@ CLUSTER_TOOLS_DIR ?= $(LOCALBIN)/clustertools
 CLUSTER_PACKAGES = containerd runc nftables
 
 .PHONY: test-cluster
-test-cluster: cluster-host $(CONTROL_PLANE) cluster-node cluster-images cluster-installer ## As root: run the operator as a pod on a one-node cluster here, installed from dist/install.yaml, and test it.
+test-cluster: cluster-host $(CONTROL_PLANE) cluster-node cluster-images cluster-installer helm ## As root: run the operator as a pod on a one-node cluster here, installed from dist/install.yaml and from dist/chart, and test it.
 	go build -o "$(CLUSTER_TOOLS_DIR)/test-cluster" ./test/cluster/harness
 	$(ENVTEST_VERSION_CHECK) "$(CLUSTER_TOOLS_DIR)/test-cluster" --assets "$(CONTROL_PLANE_DIR)" --cni "$(CNI_DIR)" \
-		--images "$(CLUSTER_TOOLS_DIR)/images" --install "$(CLUSTER_TOOLS_DIR)/install.yaml" \
-		--logs "$(CLUSTER_TOOLS_DIR)/logs" -- go test -tags cluster ./test/cluster/ -count=1 -timeout 20m
+		--images "$(CLUSTER_TOOLS_DIR)/images" --install "$(CLUSTER_TOOLS_DIR)/install.yaml" --helm "$(HELM)" \
+		--logs "$(CLUSTER_TOOLS_DIR)/logs" -- go test -tags cluster ./test/cluster/ -count=1 -timeout 20m -v
 
 .PHONY: cluster-host
 cluster-host: ## Check that this is root, and install containerd, runc and nftables with apt when they are missing.

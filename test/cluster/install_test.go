@@ -6,7 +6,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -26,9 +28,9 @@ type installMethod struct {
 	render func(ctx context.Context) string
 }
 
-// installMethods are the ways the suite installs the operator. The Helm chart
-// (dist/chart, with helm template and the test image) is one more, to be added here
-// once the chart exists.
+// installMethods are the ways the suite installs the operator: make build-installer's
+// dist/install.yaml, and the Helm chart rendered by helm template, both with the test
+// image.
 var installMethods = []installMethod{
 	{"dist/install.yaml from make build-installer", func(context.Context) string {
 		GinkgoHelper()
@@ -36,6 +38,25 @@ var installMethods = []installMethod{
 		Expect(err).NotTo(HaveOccurred())
 		return string(data)
 	}},
+	{"dist/chart with helm template", renderChart},
+}
+
+// renderChart renders dist/chart as the README's helm install would install it, with
+// the test image and the simulator as the Partnership API.
+func renderChart(ctx context.Context) string {
+	GinkgoHelper()
+	repository, tag, _ := strings.Cut(operatorImage, ":")
+	args := []string{"template", "partner-account-operator", filepath.Join("..", "..", "dist", "chart"),
+		"--namespace", "partner-account-operator-system",
+		"--set", "manager.image.repository=" + repository, "--set", "manager.image.tag=" + tag,
+		"--set", "partnerAPI.url=" + sim.URL + "/api/v1"}
+	GinkgoWriter.Printf("$ helm %s\n", strings.Join(args, " "))
+	out, err := exec.CommandContext(ctx, helmPath, args...).Output()
+	if exitErr, ok := err.(*exec.ExitError); ok {
+		err = fmt.Errorf("%w: %s", err, exitErr.Stderr)
+	}
+	Expect(err).NotTo(HaveOccurred(), "helm template")
+	return string(out)
 }
 
 // install is what the suite needs to know of a set of install manifests.
@@ -46,6 +67,10 @@ type install struct {
 	container      int // the manager's index in the pod's containers
 	metricsService *corev1.Service
 	metricsReader  string // the ClusterRole that may get /metrics
+	// createsNamespace is set when the manifests hold the namespace; a chart leaves
+	// it to the user.
+	createsNamespace bool
+	namespaces       []string
 }
 
 // parseInstall finds the Deployment, its metrics Service and the metrics reader role
@@ -57,6 +82,10 @@ func parseInstall(manifests string) install {
 		var meta metav1.TypeMeta
 		Expect(yaml.Unmarshal([]byte(doc), &meta)).To(Succeed())
 		switch meta.Kind {
+		case "Namespace":
+			var ns corev1.Namespace
+			Expect(yaml.Unmarshal([]byte(doc), &ns)).To(Succeed())
+			in.namespaces = append(in.namespaces, ns.Name)
 		case "Deployment":
 			Expect(in.deployment).To(BeNil(), "more than one Deployment in the manifests")
 			in.deployment = &appsv1.Deployment{}
@@ -83,6 +112,7 @@ func parseInstall(manifests string) install {
 	Expect(in.metricsService).NotTo(BeNil(), "no Service of port 8443 (metrics) in the manifests")
 	Expect(in.metricsReader).NotTo(BeEmpty(), "no ClusterRole that may get /metrics in the manifests")
 	in.namespace = in.deployment.Namespace
+	in.createsNamespace = slices.Contains(in.namespaces, in.namespace)
 	in.container = -1
 	for i, c := range in.deployment.Spec.Template.Spec.Containers {
 		if c.Name == "manager" {
@@ -91,6 +121,14 @@ func parseInstall(manifests string) install {
 	}
 	Expect(in.container).To(BeNumerically(">=", 0), "no container named manager in the Deployment")
 	return in
+}
+
+// replicas is the number of pods the Deployment runs.
+func (in install) replicas() int {
+	if r := in.deployment.Spec.Replicas; r != nil {
+		return int(*r)
+	}
+	return 1
 }
 
 // selector is the Deployment's pod selector, for kubectl -l.

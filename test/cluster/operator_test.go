@@ -9,6 +9,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/types"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 )
@@ -41,11 +42,13 @@ var _ = Describe("The operator, installed as a user would", func() {
 			var (
 				in      install
 				overlay string
-				uids    = map[string]string{
+				// The PartnerAccounts, by name: their accountUIDs and deletion policies.
+				uids = map[string]string{
 					"policy-delete": fmt.Sprintf("cluster-%d-delete", i), "policy-orphan": fmt.Sprintf("cluster-%d-orphan", i),
 				}
 				policies = map[string]string{"policy-delete": "Delete", "policy-orphan": "Orphan"}
-				creates  int // create requests the simulator had seen once the accounts were Ready
+				// The simulator's create requests before this install, and once its accounts were Ready.
+				createsBefore, creates int
 			)
 			apply := func(ctx SpecContext, endsAt string) {
 				var manifests []string
@@ -60,63 +63,87 @@ var _ = Describe("The operator, installed as a user would", func() {
 					"partneraccounts", "--all")
 				Expect(err).NotTo(HaveOccurred(), explain(in, "The PartnerAccounts did not become Ready"))
 			}
-			// rollOut waits for the Deployment to roll out and returns its one pod.
-			rollOut := func(ctx SpecContext) corev1.Pod {
+			simCreates := func() int {
+				requests, err := sim.requests()
+				Expect(err).NotTo(HaveOccurred())
+				return countCreates(requests)
+			}
+			// rollOut waits for the Deployment to roll out and returns its pods, each Ready
+			// with no restart.
+			rollOut := func(ctx SpecContext) []corev1.Pod {
 				_, err := kubectlIn(ctx, "", "rollout", "status", "-n", in.namespace, "deployment/"+in.deployment.Name,
 					"--timeout=150s")
 				Expect(err).NotTo(HaveOccurred(), explain(in, "The operator's Deployment did not roll out"))
 				var pods corev1.PodList
 				Eventually(func(g Gomega) {
 					g.Expect(getJSON(ctx, &pods, "get", "pods", "-n", in.namespace, "-l", in.selector())).To(BeTrue())
-					g.Expect(pods.Items).To(HaveLen(1), "the old pod is still there")
+					g.Expect(pods.Items).To(HaveLen(in.replicas()), "old pods are still there")
 				}).Should(Succeed())
-				return pods.Items[0]
+				for _, pod := range pods.Items {
+					Expect(pod.Status.Conditions).To(ContainElement(SatisfyAll(
+						HaveField("Type", corev1.PodReady), HaveField("Status", corev1.ConditionTrue))),
+						explain(in, "Pod %s is not Ready", pod.Name))
+					Expect(pod.Status.ContainerStatuses).To(HaveEach(HaveField("RestartCount", BeZero())),
+						explain(in, "Pod %s restarted", pod.Name))
+				}
+				return pods.Items
+			}
+			// leaderAmong waits until one of the pods holds the Lease.
+			leaderAmong := func(ctx SpecContext, pods []corev1.Pod) {
+				var prefixes []types.GomegaMatcher
+				for _, p := range pods {
+					prefixes = append(prefixes, HavePrefix(p.Name+"_"))
+				}
+				Eventually(func(g Gomega) {
+					var lease coordinationv1.Lease
+					g.Expect(getJSON(ctx, &lease, "get", "lease", leaseName, "-n", in.namespace)).To(BeTrue())
+					g.Expect(lease.Spec.HolderIdentity).To(HaveValue(SatisfyAny(prefixes...)))
+				}).Should(Succeed(), explain(in, "None of the pods took the Lease"))
 			}
 
 			BeforeAll(func(ctx SpecContext) {
 				in = parseInstall(method.render(ctx))
 				overlay = GinkgoT().TempDir()
 				in.overlay(overlay, sim.URL)
+				createsBefore = simCreates()
 			})
 
-			It("becomes Available, its pod Ready as UID 65532 on a read-only root filesystem, in a restricted namespace",
+			It("becomes Available, its pods Ready as UID 65532 on a read-only root filesystem, in a restricted namespace",
 				func(ctx SpecContext) {
+					if !in.createsNamespace {
+						By("Create the namespace, which these manifests leave to the user, enforcing restricted")
+						kubectl(ctx, "create", "namespace", in.namespace)
+						kubectl(ctx, "label", "namespace", in.namespace, "pod-security.kubernetes.io/enforce=restricted")
+					}
 					kubectl(ctx, "apply", "-k", overlay)
 					kubectl(ctx, "create", "secret", "generic", "partner-api-token", "-n", in.namespace,
 						"--from-file=token="+sim.TokenFile)
 					kubectl(ctx, "create", "configmap", "partner-api-ca", "-n", in.namespace, "--from-file=ca.crt="+sim.CAFile)
-					pod := rollOut(ctx)
+					pods := rollOut(ctx)
 					kubectl(ctx, "wait", "-n", in.namespace, "--for=condition=Available", "--timeout=10s",
 						"deployment/"+in.deployment.Name)
 
-					Expect(pod.Status.Conditions).To(ContainElement(SatisfyAll(
-						HaveField("Type", corev1.PodReady), HaveField("Status", corev1.ConditionTrue))),
-						explain(in, "Pod %s is not Ready", pod.Name))
-					Expect(pod.Status.ContainerStatuses).To(HaveEach(HaveField("RestartCount", BeZero())),
-						explain(in, "The manager restarted"))
-					var status corev1.ContainerStatus
-					for _, cs := range pod.Status.ContainerStatuses {
-						if cs.Name == "manager" {
-							status = cs
+					for _, pod := range pods {
+						for _, cs := range pod.Status.ContainerStatuses {
+							if cs.Name != "manager" {
+								continue
+							}
+							pid, err := containerPID(cs.ContainerID)
+							Expect(err).NotTo(HaveOccurred())
+							Expect(processUIDs(pid)).To(Equal([]string{"65532", "65532", "65532", "65532"}),
+								"the user IDs of the manager in %s", pod.Name)
+							Expect(rootMountOptions(pid)).To(ContainElement("ro"), "the root filesystem of the manager in %s", pod.Name)
 						}
 					}
-					pid, err := containerPID(status.ContainerID)
-					Expect(err).NotTo(HaveOccurred())
-					Expect(processUIDs(pid)).To(Equal([]string{"65532", "65532", "65532", "65532"}), "the manager's user IDs")
-					Expect(rootMountOptions(pid)).To(ContainElement("ro"), "the manager's root filesystem is writable")
 
 					Expect(kubectl(ctx, "get", "namespace", in.namespace,
 						"-o", `jsonpath={.metadata.labels.pod-security\.kubernetes\.io/enforce}`)).To(Equal("restricted"))
-					_, err = kubectlIn(ctx, "", "run", "root-check", "-n", in.namespace, "--image="+clientImage, "--dry-run=server")
+					_, err := kubectlIn(ctx, "", "run", "root-check", "-n", in.namespace, "--image="+clientImage, "--dry-run=server")
 					Expect(err).To(MatchError(ContainSubstring(`violates PodSecurity "restricted:latest"`)),
 						"a pod that breaks the restricted standard is not refused")
 
-					By("It takes the leader election Lease")
-					Eventually(func(g Gomega) {
-						var lease coordinationv1.Lease
-						g.Expect(getJSON(ctx, &lease, "get", "lease", leaseName, "-n", in.namespace)).To(BeTrue())
-						g.Expect(lease.Spec.HolderIdentity).To(HaveValue(HavePrefix(pod.Name + "_")))
-					}).Should(Succeed(), explain(in, "The pod did not take the Lease"))
+					By("One of the pods takes the leader election Lease")
+					leaderAmong(ctx, pods)
 				})
 
 			It("makes PartnerAccounts applied with kubectl Ready, with the simulator's activation tokens",
@@ -132,10 +159,8 @@ var _ = Describe("The operator, installed as a user would", func() {
 						Expect(kubectl(ctx, "get", "pa", name, "-n", accountsNamespace, "-o", "jsonpath={.status.activationToken}")).
 							To(Equal(remote.ActivationToken), "PartnerAccount %s", name)
 					}
-					requests, err := sim.requests()
-					Expect(err).NotTo(HaveOccurred())
-					Expect(requests).To(HaveKeyWithValue("create 201", len(uids)))
-					creates = countCreates(requests)
+					creates = simCreates()
+					Expect(creates-createsBefore).To(Equal(len(uids)), "create requests")
 				})
 
 			It("serves its metrics through its Service: 401 without a token, 403 without metrics-reader, 200 with it",
@@ -157,25 +182,28 @@ var _ = Describe("The operator, installed as a user would", func() {
 					out, err = client.fetch(ctx, "", "/fetch", "-token-file", ownToken, url)
 					Expect(err).NotTo(HaveOccurred())
 					Expect(out).To(HavePrefix("200\n"), "with the token of a metrics reader")
-					Expect(out).To(ContainSubstring(
-						fmt.Sprintf(`partnerapi_requests_total{code="201",operation="create"} %d`, len(uids))))
-					Expect(out).To(ContainSubstring(
-						`controller_runtime_reconcile_total{controller="partneraccount",result="success"}`))
+					// Every replica serves these; the Service picks one.
+					Expect(out).To(ContainSubstring("partnerapi_rate_limiter_wait_seconds_count "))
+					Expect(out).To(ContainSubstring(fmt.Sprintf(`leader_election_master_status{name=%q}`, leaseName)))
+
+					By("The leader's series count its create requests")
+					created := fmt.Sprintf(`partnerapi_requests_total{code="201",operation="create"} %d`, len(uids))
+					Eventually(func(g Gomega) {
+						out, err := client.fetch(ctx, "", "/fetch", "-token-file", ownToken, url)
+						g.Expect(err).NotTo(HaveOccurred())
+						g.Expect(out).To(ContainSubstring(created))
+					}).WithTimeout(30*time.Second).Should(Succeed(), "no answer through the Service came from the leader")
 				})
 
-			It("hands over to the new pod of a rollout restart, which takes the Lease", func(ctx SpecContext) {
+			It("hands over to a new pod of a rollout restart, which takes the Lease", func(ctx SpecContext) {
 				var before corev1.PodList
 				Expect(getJSON(ctx, &before, "get", "pods", "-n", in.namespace, "-l", in.selector())).To(BeTrue())
 				kubectl(ctx, "rollout", "restart", "-n", in.namespace, "deployment/"+in.deployment.Name)
-				pod := rollOut(ctx)
-				Expect(pod.Name).NotTo(Equal(before.Items[0].Name))
-				Expect(pod.Status.ContainerStatuses).To(HaveEach(HaveField("RestartCount", BeZero())),
-					explain(in, "The manager restarted"))
-				Eventually(func(g Gomega) {
-					var lease coordinationv1.Lease
-					g.Expect(getJSON(ctx, &lease, "get", "lease", leaseName, "-n", in.namespace)).To(BeTrue())
-					g.Expect(lease.Spec.HolderIdentity).To(HaveValue(HavePrefix(pod.Name + "_")))
-				}).Should(Succeed(), explain(in, "The new pod did not take the Lease"))
+				pods := rollOut(ctx)
+				for _, old := range before.Items {
+					Expect(pods).NotTo(ContainElement(HaveField("Name", old.Name)), "pod %s is still there", old.Name)
+				}
+				leaderAmong(ctx, pods)
 			})
 
 			It("changes the remote end dates when the PartnerAccounts' change, and creates nothing twice",
@@ -189,23 +217,22 @@ var _ = Describe("The operator, installed as a user would", func() {
 						}
 					}).Should(Succeed(), explain(in, "The new leader did not update the end dates"))
 					waitReady(ctx)
-					requests, err := sim.requests()
-					Expect(err).NotTo(HaveOccurred())
-					Expect(countCreates(requests)).To(Equal(creates), "create requests after the restart: %v", requests)
+					Expect(simCreates()).To(Equal(creates), "create requests since the accounts were Ready")
 				})
 
-			It("deactivates the remote account of a deleted PartnerAccount, unless its policy is Orphan", func(ctx SpecContext) {
-				_, err := kubectlIn(ctx, "", "delete", "pa", "policy-delete", "policy-orphan", "-n", accountsNamespace,
-					"--timeout=60s")
-				Expect(err).NotTo(HaveOccurred(), explain(in, "The PartnerAccounts were not deleted"))
-				remote, ok, err := sim.account(uids["policy-delete"])
-				Expect(err).NotTo(HaveOccurred())
-				Expect(!ok || remote.Deleted).To(BeTrue(),
-					"the remote account of a Delete PartnerAccount is still there: %+v", remote)
-				remote, ok, err = sim.account(uids["policy-orphan"])
-				Expect(err).NotTo(HaveOccurred())
-				Expect(ok && !remote.Deleted).To(BeTrue(), "the remote account of an Orphan PartnerAccount is gone: %+v", remote)
-			})
+			It("deactivates the remote account of a deleted PartnerAccount, unless its policy is Orphan",
+				func(ctx SpecContext) {
+					_, err := kubectlIn(ctx, "", "delete", "pa", "policy-delete", "policy-orphan", "-n", accountsNamespace,
+						"--timeout=60s")
+					Expect(err).NotTo(HaveOccurred(), explain(in, "The PartnerAccounts were not deleted"))
+					remote, ok, err := sim.account(uids["policy-delete"])
+					Expect(err).NotTo(HaveOccurred())
+					Expect(!ok || remote.Deleted).To(BeTrue(),
+						"the remote account of a Delete PartnerAccount is still there: %+v", remote)
+					remote, ok, err = sim.account(uids["policy-orphan"])
+					Expect(err).NotTo(HaveOccurred())
+					Expect(ok && !remote.Deleted).To(BeTrue(), "the remote account of an Orphan PartnerAccount is gone: %+v", remote)
+				})
 
 			AfterAll(func(ctx SpecContext) {
 				if overlay == "" {
@@ -215,7 +242,10 @@ var _ = Describe("The operator, installed as a user would", func() {
 				_, _ = kubectlIn(ctx, "", "delete", "namespace", accountsNamespace, "--ignore-not-found", "--timeout=90s")
 				_, err := kubectlIn(ctx, "", "delete", "-k", overlay, "--ignore-not-found", "--timeout=120s")
 				Expect(err).NotTo(HaveOccurred())
-			}, NodeTimeout(4*time.Minute))
+				if !in.createsNamespace {
+					kubectl(ctx, "delete", "namespace", in.namespace, "--ignore-not-found", "--timeout=120s")
+				}
+			}, NodeTimeout(5*time.Minute))
 		})
 	}
 })

@@ -34,6 +34,7 @@ var (
 	nodeIP           = os.Getenv("CLUSTER_NODE_IP")
 	containerdSocket = os.Getenv("CLUSTER_CONTAINERD_SOCKET")
 	installYAML      = os.Getenv("CLUSTER_INSTALL_YAML")
+	helmPath         = os.Getenv("CLUSTER_HELM")
 )
 
 // Images the harness imported into containerd.
@@ -58,7 +59,7 @@ var sim *simulator
 var _ = BeforeSuite(func(ctx SpecContext) {
 	for name, v := range map[string]string{
 		"CLUSTER_KUBECONFIG": kubeconfig, "CLUSTER_KUBECTL": kubectlPath, "CLUSTER_NODE_IP": nodeIP,
-		"CLUSTER_CONTAINERD_SOCKET": containerdSocket, "CLUSTER_INSTALL_YAML": installYAML,
+		"CLUSTER_CONTAINERD_SOCKET": containerdSocket, "CLUSTER_INSTALL_YAML": installYAML, "CLUSTER_HELM": helmPath,
 	} {
 		Expect(v).NotTo(BeEmpty(), "%s is not set: this suite runs in the cluster that make test-cluster starts", name)
 	}

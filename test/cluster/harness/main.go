@@ -5,7 +5,7 @@
 // not start, the test fails, or the teardown leaves anything behind.
 //
 //	harness --assets bin/k8s/1.37.2-linux-amd64 --cni bin/cni/v1.10.0 \
-//		--images bin/clustertools/images --install bin/clustertools/install.yaml \
+//		--images bin/clustertools/images --install bin/clustertools/install.yaml --helm bin/helm \
 //		-- go test -tags cluster ./test/cluster/
 package main
 
@@ -30,6 +30,7 @@ const (
 	envNodeIP           = "CLUSTER_NODE_IP"
 	envContainerdSocket = "CLUSTER_CONTAINERD_SOCKET"
 	envInstall          = "CLUSTER_INSTALL_YAML"
+	envHelm             = "CLUSTER_HELM"
 )
 
 func main() {
@@ -38,26 +39,30 @@ func main() {
 	cni := flag.String("cni", "", "directory of the CNI plugins bridge, host-local and loopback")
 	images := flag.String("images", "", "directory of image tarballs (*.tar) to import into containerd")
 	install := flag.String("install", "", "the install manifests (make build-installer's dist/install.yaml)")
+	helm := flag.String("helm", "", "helm, to render dist/chart")
 	logs := flag.String("logs", "", "directory that receives the components' logs when something fails")
 	flag.Parse()
-	if *assets == "" || *cni == "" || *images == "" || *install == "" || flag.NArg() == 0 {
+	if *assets == "" || *cni == "" || *images == "" || *install == "" || *helm == "" || flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr,
-			"usage: harness --assets DIR --cni DIR --images DIR --install FILE [--logs DIR] -- COMMAND...")
+			"usage: harness --assets DIR --cni DIR --images DIR --install FILE --helm FILE [--logs DIR] -- COMMAND...")
 		os.Exit(2)
 	}
 	// The test runs in its package's directory.
-	for _, path := range []*string{assets, cni, images, install, logs} {
+	for _, path := range []*string{assets, cni, images, install, helm, logs} {
 		if *path != "" {
 			*path, _ = filepath.Abs(*path)
 		}
 	}
-	if err := run(*assets, *cni, *images, *install, *logs, flag.Args()); err != nil {
+	env := []string{envInstall + "=" + *install, envHelm + "=" + *helm}
+	if err := run(*assets, *cni, *images, *logs, env, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "test-cluster:", err)
 		os.Exit(1)
 	}
 }
 
-func run(assets, cni, images, install, logs string, command []string) (err error) {
+// run starts the cluster, runs command with env and what it needs to know of the
+// cluster in its environment, and tears the cluster down.
+func run(assets, cni, images, logs string, env, command []string) (err error) {
 	start := time.Now()
 	progress := func(step string) { fmt.Printf("[%3.0fs] %s\n", time.Since(start).Seconds(), step) }
 
@@ -100,13 +105,12 @@ func run(assets, cni, images, install, logs string, command []string) (err error
 	}
 
 	progress("Run " + fmt.Sprint(command))
-	return runTest(command, signals, []string{
+	return runTest(command, signals, append([]string{
 		envKubeconfig + "=" + cluster.Kubeconfig,
 		envKubectl + "=" + cluster.KubectlPath,
 		envNodeIP + "=" + node.NodeIP,
 		envContainerdSocket + "=" + cluster.ContainerdSocket,
-		envInstall + "=" + install,
-	})
+	}, env...))
 }
 
 // runTest runs the test command in a process group of its own, and passes SIGINT
