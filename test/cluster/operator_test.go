@@ -51,7 +51,7 @@ var _ = Describe("The operator, installed as a user would", func() {
 				createsBefore, creates int
 			)
 			apply := func(ctx SpecContext, endsAt string) {
-				var manifests []string
+				manifests := make([]string, 0, len(uids))
 				for _, name := range []string{"policy-delete", "policy-orphan"} {
 					manifests = append(manifests, account(name, uids[name], policies[name], endsAt))
 				}
@@ -90,7 +90,7 @@ var _ = Describe("The operator, installed as a user would", func() {
 			}
 			// leaderAmong waits until one of the pods holds the Lease.
 			leaderAmong := func(ctx SpecContext, pods []corev1.Pod) {
-				var prefixes []types.GomegaMatcher
+				prefixes := make([]types.GomegaMatcher, 0, len(pods))
 				for _, p := range pods {
 					prefixes = append(prefixes, HavePrefix(p.Name+"_"))
 				}

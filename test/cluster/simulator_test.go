@@ -163,7 +163,7 @@ func (s *simulator) call(method, path string, out any) (int, error) {
 
 func showSimulatorLog() {
 	if data, err := os.ReadFile(sim.Log); err == nil {
-		fmt.Fprintf(GinkgoWriter, "\n----- partnerapi-sim log -----\n%s----- end -----\n", data)
+		GinkgoWriter.Printf("\n----- partnerapi-sim log -----\n%s----- end -----\n", data)
 	}
 }
 

@@ -11,14 +11,14 @@ import (
 )
 
 func (c *Cluster) startContainerd() error {
-	config := filepath.Join(c.Dir, "containerd", "config.toml")
-	if err := c.start("containerd", "containerd", "--config", config); err != nil {
+	config := filepath.Join(c.Dir, containerd, "config.toml")
+	if err := c.start(containerd, containerd, "--config", config); err != nil {
 		return err
 	}
 	err := c.waitFor("containerd to answer", 30*time.Second, func() error {
 		_, err := c.ctr("version")
 		return err
-	}, "containerd")
+	}, containerd)
 	if err != nil {
 		return err
 	}
@@ -40,8 +40,8 @@ func (c *Cluster) startAPIServer() error {
 		return err
 	}
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(clientPort)
-	err = c.start("etcd", c.asset("etcd"),
-		"--data-dir", filepath.Join(c.Dir, "etcd"),
+	err = c.start(etcd, c.asset(etcd),
+		"--data-dir", filepath.Join(c.Dir, etcd),
 		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
 		"--listen-peer-urls", "http://127.0.0.1:"+strconv.Itoa(peerPort),
 		"--initial-advertise-peer-urls", "http://127.0.0.1:"+strconv.Itoa(peerPort),
@@ -51,7 +51,7 @@ func (c *Cluster) startAPIServer() error {
 		return err
 	}
 	pki := func(name string) string { return filepath.Join(c.pki, name) }
-	err = c.start("kube-apiserver", c.asset("kube-apiserver"),
+	err = c.start(kubeAPIServer, c.asset(kubeAPIServer),
 		"--etcd-servers", etcdURL,
 		"--bind-address", NodeIP, "--advertise-address", NodeIP, "--secure-port", "6443",
 		"--cert-dir", filepath.Join(c.Dir, "apiserver"),
@@ -72,13 +72,13 @@ func (c *Cluster) startAPIServer() error {
 	return c.waitFor("kube-apiserver to be ready", 60*time.Second, func() error {
 		_, err := c.Kubectl("get", "--raw", "/readyz")
 		return err
-	}, "etcd", "kube-apiserver")
+	}, etcd, kubeAPIServer)
 }
 
 // startControllers starts kube-controller-manager and kube-scheduler once
 // kube-apiserver is ready: started earlier, they may exit.
 func (c *Cluster) startControllers() error {
-	err := c.start("kube-controller-manager", c.asset("kube-controller-manager"),
+	err := c.start(kubeControllerManager, c.asset(kubeControllerManager),
 		"--kubeconfig", c.kubeconfig("controller-manager"),
 		"--secure-port", "0", "--leader-elect=false",
 		"--root-ca-file", filepath.Join(c.pki, "ca.crt"),
@@ -87,21 +87,21 @@ func (c *Cluster) startControllers() error {
 	if err != nil {
 		return err
 	}
-	if err := c.start("kube-scheduler", c.asset("kube-scheduler"),
+	if err := c.start(kubeScheduler, c.asset(kubeScheduler),
 		"--kubeconfig", c.kubeconfig("scheduler"), "--secure-port", "0", "--leader-elect=false"); err != nil {
 		return err
 	}
 	return c.waitFor("the default ServiceAccount", 60*time.Second, func() error {
 		_, err := c.Kubectl("get", "serviceaccount", "default", "-n", "default")
 		return err
-	}, "kube-controller-manager", "kube-scheduler")
+	}, kubeControllerManager, kubeScheduler)
 }
 
 func (c *Cluster) startKubelet() error {
-	err := c.start("kubelet", c.asset("kubelet"),
-		"--config", filepath.Join(c.Dir, "kubelet", "config.yaml"),
-		"--kubeconfig", c.kubeconfig("kubelet"),
-		"--root-dir", filepath.Join(c.Dir, "kubelet"),
+	err := c.start(kubelet, c.asset(kubelet),
+		"--config", filepath.Join(c.Dir, kubelet, "config.yaml"),
+		"--kubeconfig", c.kubeconfig(kubelet),
+		"--root-dir", filepath.Join(c.Dir, kubelet),
 		"--hostname-override", NodeName, "--node-ip", NodeIP)
 	if err != nil {
 		return err
@@ -113,11 +113,11 @@ func (c *Cluster) startKubelet() error {
 			err = fmt.Errorf("node not Ready: %s", out)
 		}
 		return err
-	}, "kubelet", "containerd")
+	}, kubelet, containerd)
 }
 
 func (c *Cluster) startKubeProxy() error {
-	err := c.start("kube-proxy", c.asset("kube-proxy"), c.kubeProxyFlags()...)
+	err := c.start(kubeProxy, c.asset(kubeProxy), c.kubeProxyFlags()...)
 	if err != nil {
 		return err
 	}
@@ -126,19 +126,19 @@ func (c *Cluster) startKubeProxy() error {
 	ip = ip.To4()
 	ip[3]++
 	return c.waitFor("kube-proxy to route "+ip.String(), 60*time.Second, func() error {
-		out, err := run("nft", "list", "table", "ip", "kube-proxy")
+		out, err := run("nft", "list", "table", "ip", kubeProxy)
 		if err == nil && !strings.Contains(out, ip.String()) {
 			err = errors.New("no rule for it yet")
 		}
 		return err
-	}, "kube-proxy")
+	}, kubeProxy)
 }
 
 // kubeProxyFlags run kube-proxy in nftables mode, leaving the conntrack settings of
 // this machine as they are.
 func (c *Cluster) kubeProxyFlags() []string {
 	return []string{
-		"--kubeconfig", c.kubeconfig("kube-proxy"),
+		"--kubeconfig", c.kubeconfig(kubeProxy),
 		"--proxy-mode", "nftables", "--hostname-override", NodeName, "--cluster-cidr", PodCIDR,
 		"--conntrack-max-per-core", "0",
 		"--conntrack-tcp-timeout-established", "0", "--conntrack-tcp-timeout-close-wait", "0",

@@ -39,6 +39,17 @@ const (
 	guardTable = "inet test_cluster_guard"
 )
 
+// The components, as their binaries and their processes are named.
+const (
+	containerd            = "containerd"
+	etcd                  = "etcd"
+	kubeAPIServer         = "kube-apiserver"
+	kubeControllerManager = "kube-controller-manager"
+	kubeScheduler         = "kube-scheduler"
+	kubelet               = "kubelet"
+	kubeProxy             = "kube-proxy"
+)
+
 // Options configure Start.
 type Options struct {
 	// Dir is the work directory; it must exist and be empty. Stop removes it.
@@ -83,7 +94,7 @@ func Start(opts Options) (*Cluster, error) {
 	c := &Cluster{
 		Dir: opts.Dir, opts: opts, procs: map[string]*process{},
 		KubectlPath:      filepath.Join(opts.Assets, "kubectl"),
-		ContainerdSocket: filepath.Join(opts.Dir, "containerd", "containerd.sock"),
+		ContainerdSocket: filepath.Join(opts.Dir, containerd, "containerd.sock"),
 		Kubeconfig:       filepath.Join(opts.Dir, "pki", "admin.kubeconfig"),
 		PauseImage:       PauseImage, NodeIP: NodeIP, PodCIDR: PodCIDR, Bridge: Bridge, CNIBinDir: opts.CNIBinDir,
 		pki: filepath.Join(opts.Dir, "pki"),
@@ -120,13 +131,13 @@ func (c *Cluster) check() error {
 	if os.Geteuid() != 0 {
 		return errors.New("not root: the kubelet, containerd and kube-proxy need root")
 	}
-	for _, tool := range []string{"containerd", "containerd-shim-runc-v2", "runc", "ctr", "nft", "ip"} {
+	for _, tool := range []string{containerd, "containerd-shim-runc-v2", "runc", "ctr", "nft", "ip"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return fmt.Errorf("%s is missing (make cluster-host installs it): %w", tool, err)
 		}
 	}
 	for _, bin := range []string{
-		"etcd", "kube-apiserver", "kubectl", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy",
+		etcd, kubeAPIServer, "kubectl", kubeControllerManager, kubeScheduler, kubelet, kubeProxy,
 	} {
 		if _, err := os.Stat(filepath.Join(c.opts.Assets, bin)); err != nil {
 			return fmt.Errorf("%s is missing (make cluster-node builds it): %w", bin, err)
@@ -145,7 +156,7 @@ func (c *Cluster) check() error {
 }
 
 func (c *Cluster) configure() error {
-	for _, d := range []string{"pki", "logs", "containerd", "cni/net.d", "kubelet", "pod-logs"} {
+	for _, d := range []string{"pki", "logs", containerd, "cni/net.d", kubelet, "pod-logs"} {
 		if err := os.MkdirAll(filepath.Join(c.Dir, d), 0o700); err != nil {
 			return err
 		}
@@ -163,15 +174,15 @@ func (c *Cluster) configure() error {
 		ips      []net.IP
 		dns      []string
 	}{
-		{"apiserver", "kube-apiserver", nil, []net.IP{net.ParseIP(NodeIP), kubernetesIP, net.ParseIP("127.0.0.1")},
+		{"apiserver", kubeAPIServer, nil, []net.IP{net.ParseIP(NodeIP), kubernetesIP, net.ParseIP("127.0.0.1")},
 			[]string{"kubernetes", "kubernetes.default", "kubernetes.default.svc",
 				"kubernetes.default.svc.cluster.local", "localhost"}},
 		{"admin", "admin", []string{"system:masters"}, nil, nil},
 		{"apiserver-kubelet-client", "kube-apiserver-kubelet-client", []string{"system:masters"}, nil, nil},
-		{"kubelet", "system:node:" + NodeName, []string{"system:nodes"}, nil, nil},
+		{kubelet, "system:node:" + NodeName, []string{"system:nodes"}, nil, nil},
 		{"controller-manager", "system:kube-controller-manager", nil, nil, nil},
 		{"scheduler", "system:kube-scheduler", nil, nil, nil},
-		{"kube-proxy", "system:kube-proxy", nil, nil, nil},
+		{kubeProxy, "system:kube-proxy", nil, nil, nil},
 	}
 	server := "https://" + net.JoinHostPort(NodeIP, "6443")
 	for _, ct := range certs {
@@ -187,13 +198,13 @@ func (c *Cluster) configure() error {
 	if err := serviceAccountKey(c.pki); err != nil {
 		return err
 	}
-	if err := writeTemplate(filepath.Join(c.Dir, "containerd", "config.toml"), containerdConfig, c); err != nil {
+	if err := writeTemplate(filepath.Join(c.Dir, containerd, "config.toml"), containerdConfig, c); err != nil {
 		return err
 	}
 	if err := writeTemplate(filepath.Join(c.Dir, "cni", "net.d", "10-bridge.conflist"), cniConfig, c); err != nil {
 		return err
 	}
-	return writeTemplate(filepath.Join(c.Dir, "kubelet", "config.yaml"), kubeletConfig, c)
+	return writeTemplate(filepath.Join(c.Dir, kubelet, "config.yaml"), kubeletConfig, c)
 }
 
 func (c *Cluster) kubeconfig(name string) string { return filepath.Join(c.pki, name+".kubeconfig") }
@@ -263,11 +274,11 @@ func (c *Cluster) waitFor(what string, timeout time.Duration, check func() error
 			}
 		}
 		if time.Now().After(deadline) {
-			var tails string
+			var tails strings.Builder
 			for _, name := range watch {
-				tails += logTail(c.procs[name].log, 10)
+				tails.WriteString(logTail(c.procs[name].log, 10))
 			}
-			return fmt.Errorf("%s: not within %s: %w%s", what, timeout, err, tails)
+			return fmt.Errorf("%s: not within %s: %w%s", what, timeout, err, tails.String())
 		}
 		time.Sleep(250 * time.Millisecond)
 	}

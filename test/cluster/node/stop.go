@@ -28,19 +28,19 @@ func (c *Cluster) Stop() error {
 		}
 	}
 	add(c.deletePods())
-	add(c.stopProcess("kube-proxy", 10*time.Second))
-	if c.procs["kube-proxy"] != nil {
+	add(c.stopProcess(kubeProxy, 10*time.Second))
+	if c.procs[kubeProxy] != nil {
 		// kube-proxy --cleanup also tries iptables and IPVS; only its nftables matter here.
-		_, _ = run(c.asset("kube-proxy"), append(c.kubeProxyFlags(), "--cleanup")...)
+		_, _ = run(c.asset(kubeProxy), append(c.kubeProxyFlags(), "--cleanup")...)
 	}
-	for _, name := range []string{"kube-scheduler", "kube-controller-manager", "kubelet"} {
+	for _, name := range []string{kubeScheduler, kubeControllerManager, kubelet} {
 		add(c.stopProcess(name, 15*time.Second))
 	}
 	// The containers, and the shims that containerd leaves running without it.
 	c.killStrays()
-	add(c.stopProcess("containerd", 15*time.Second))
+	add(c.stopProcess(containerd, 15*time.Second))
 	c.killStrays()
-	for _, name := range []string{"kube-apiserver", "etcd"} {
+	for _, name := range []string{kubeAPIServer, etcd} {
 		add(c.stopProcess(name, 15*time.Second))
 	}
 	for _, name := range c.order {
@@ -60,7 +60,7 @@ func (c *Cluster) Stop() error {
 // killStrays sends SIGKILL to the processes of the cluster that it did not start
 // itself: the containers and containerd's shims.
 func (c *Cluster) killStrays() {
-	var ours []int
+	ours := make([]int, 0, len(c.procs))
 	for _, p := range c.procs {
 		ours = append(ours, p.cmd.Process.Pid)
 	}
@@ -82,12 +82,12 @@ func (c *Cluster) stopProcess(name string, grace time.Duration) error {
 // deletePods deletes every pod, with no controller left to replace them, and waits
 // until the kubelet has stopped them and taken their sandboxes down.
 func (c *Cluster) deletePods() error {
-	for _, name := range []string{"kube-apiserver", "kubelet", "containerd"} {
+	for _, name := range []string{kubeAPIServer, kubelet, containerd} {
 		if p := c.procs[name]; p == nil || p.exited() != nil {
 			return nil // nothing to ask; what is left is killed and unmounted
 		}
 	}
-	for _, name := range []string{"kube-controller-manager", "kube-scheduler"} {
+	for _, name := range []string{kubeControllerManager, kubeScheduler} {
 		if err := c.stopProcess(name, 15*time.Second); err != nil {
 			return err
 		}
@@ -109,7 +109,7 @@ func (c *Cluster) deletePods() error {
 			return fmt.Errorf("containerd still runs tasks:\n%s", out)
 		}
 		return err
-	}, "kubelet")
+	}, kubelet)
 }
 
 // removeNetwork deletes the bridge and the nftables tables of the guard and of
