@@ -18,7 +18,7 @@ import (
 // that the message names the cause: the Deployment's conditions, each pod's
 // containers (waiting or terminated, with their reasons, and restarts), the
 // namespace's Warning events (failed probes, failed mounts, refused pods) and the
-// operator's log lines that say "forbidden", or else its last lines.
+// pods' log lines that say "forbidden", or else each pod's last lines.
 func diagnose(in install) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -62,17 +62,23 @@ func diagnose(in install) string {
 				e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, e.Message, max(e.Count, 1))
 		}
 	}
-	log := operatorLog(ctx, in, false) + operatorLog(ctx, in, true)
+	// Every pod's log: with leader election, only the leader's shows the reconciler's errors.
 	var forbidden []string
-	for line := range strings.SplitSeq(log, "\n") {
-		if strings.Contains(strings.ToLower(line), "forbidden") && !slices.Contains(forbidden, line) {
-			forbidden = append(forbidden, line)
+	last := make([]string, 0, 11*len(pods.Items))
+	for _, p := range pods.Items {
+		log := podLog(ctx, in.namespace, p.Name, true) + podLog(ctx, in.namespace, p.Name, false)
+		lines := strings.Split(strings.TrimSpace(log), "\n")
+		for _, line := range lines {
+			if strings.Contains(strings.ToLower(line), "forbidden") && !slices.Contains(forbidden, line) {
+				forbidden = append(forbidden, line)
+			}
 		}
+		last = append(last, p.Name+":")
+		last = append(last, lastN(lines, 10)...)
 	}
 	if len(forbidden) > 0 {
 		b.WriteString("\nThe operator's log says forbidden:\n  " + strings.Join(lastN(forbidden, 5), "\n  "))
 	} else {
-		last := lastN(strings.Split(strings.TrimSpace(log), "\n"), 15)
 		b.WriteString("\nThe operator's last log lines:\n  " + strings.Join(last, "\n  "))
 	}
 	return b.String()
@@ -97,11 +103,10 @@ func state(s corev1.ContainerState) string {
 	return "no state"
 }
 
-// operatorLog returns the log of the operator's current container, or of the one
-// before it.
-func operatorLog(ctx context.Context, in install, previous bool) string {
-	out, _ := runKubectl(ctx, "", false, "logs", "-n", in.namespace, "deployment/"+in.deployment.Name,
-		"-c", "manager", fmt.Sprintf("--previous=%t", previous), "--tail=300")
+// podLog returns the log of the manager container of a pod, or of the one before it.
+func podLog(ctx context.Context, namespace, pod string, previous bool) string {
+	out, _ := runKubectl(ctx, "", false, "logs", "-n", namespace, pod, "-c", "manager",
+		fmt.Sprintf("--previous=%t", previous), "--tail=300")
 	return out
 }
 
