@@ -72,6 +72,9 @@ func run(assets, cni, images, logs string, env, command []string) (err error) {
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 
+	if logs != "" {
+		_ = os.RemoveAll(logs) // those of an earlier run
+	}
 	tarballs, err := filepath.Glob(filepath.Join(images, "*.tar"))
 	if err != nil || len(tarballs) == 0 {
 		return fmt.Errorf("no image tarballs in %s (make cluster-images writes them)", images)
@@ -165,7 +168,6 @@ func keepLogs(dir, logs string) {
 	if logs == "" {
 		return
 	}
-	_ = os.RemoveAll(logs)
 	if err := os.CopyFS(logs, os.DirFS(filepath.Join(dir, "logs"))); err != nil {
 		fmt.Fprintln(os.Stderr, "test-cluster: keeping the logs:", err)
 		return
