@@ -58,10 +58,12 @@ test: manifests generate fmt vet control-plane test-chart test-monitoring ## Run
 
 # The end-to-end suite (test/e2e, build tag e2e) runs kubectl, the operator and the
 # simulator as separate processes against etcd and kube-apiserver (test/localenv).
-E2E_TEST = $(ENVTEST_VERSION_CHECK) go test -tags e2e ./test/e2e/ -count=1 -timeout 10m
+# It installs from dist/chart with bin/helm, and checks the operator's /metrics
+# against what bin/metricnames finds in the alerts and the dashboard.
+E2E_TEST = $(ENVTEST_VERSION_CHECK) HELM="$(HELM)" METRICNAMES="$(METRICNAMES)" go test -tags e2e ./test/e2e/ -count=1 -timeout 10m
 
 .PHONY: test-e2e
-test-e2e: control-plane ## Run the end-to-end suite alone, showing each spec, its kubectl commands and their output.
+test-e2e: control-plane helm metricnames ## Run the end-to-end suite alone, showing each spec, its kubectl commands and their output.
 	$(E2E_TEST) -v -ginkgo.v
 
 .PHONY: demo

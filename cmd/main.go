@@ -31,6 +31,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -38,6 +39,7 @@ import (
 
 	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
 	"github.com/partnerbilling/partner-account-operator/internal/controller"
+	"github.com/partnerbilling/partner-account-operator/internal/logcap"
 	"github.com/partnerbilling/partner-account-operator/internal/partnerapi"
 	// +kubebuilder:scaffold:imports
 )
@@ -112,7 +114,9 @@ func main() {
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	// Capped, whatever --zap-log-level says: client-go logs whole request and
+	// response bodies, activation tokens included, above it.
+	ctrl.SetLogger(logcap.Cap(zap.New(zap.UseFlagOptions(&opts))))
 
 	// if the enable-http2 flag is false (the default), http/2 should be disabled
 	// due to its vulnerabilities. More specifically, disabling http/2 will
@@ -160,6 +164,12 @@ func main() {
 	}
 
 	reconcilerOpts.NoTokenInStatus = !*tokenInStatus
+	// Background read-backs get half the API budget; user work the rest.
+	if api.RequestsPerSecond == 0 {
+		api.RequestsPerSecond = partnerapi.DefaultRequestsPerSecond
+	}
+	reconcilerOpts.ReadBackRate = api.RequestsPerSecond / 2
+	api.UnauthorizedRetryPeriod = controller.DefaultUnauthorizedRetryPeriod
 
 	api.UserAgent = "partner-account-operator/" + version
 	apiClient, err := partnerapi.New(api)
@@ -182,6 +192,11 @@ func main() {
 		// The program ends as soon as the manager stops, so stepping down at once is safe
 		// and lets a new leader take over without waiting for the lease to expire.
 		LeaderElectionReleaseOnCancel: true,
+		// A leader that dies without stepping down (a crash, a lost node) is
+		// replaced within 12s of its last renewal, plus one retry.
+		LeaseDuration: new(12 * time.Second),
+		RenewDeadline: new(8 * time.Second),
+		RetryPeriod:   new(2 * time.Second),
 	})
 	if err != nil {
 		setupLog.Error(err, "Failed to start manager")
@@ -189,12 +204,22 @@ func main() {
 	}
 
 	ctx := ctrl.SetupSignalHandler()
+	// When the API accepts the token again, the accounts waiting as Unauthorized
+	// are retried at once.
+	reauthorized := make(chan event.GenericEvent, 1)
+	apiClient.OnReauthorized(func() {
+		select {
+		case reauthorized <- event.GenericEvent{Object: &billingv1alpha1.PartnerAccount{}}:
+		default: // a wake-up is already pending
+		}
+	})
 	if err := (&controller.PartnerAccountReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		API:       apiClient,
-		Recorder:  mgr.GetEventRecorder("partner-account-operator"),
-		Options:   reconcilerOpts,
+		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
+		API:          apiClient,
+		Reauthorized: reauthorized,
+		Recorder:     mgr.GetEventRecorder("partner-account-operator"),
+		Options:      reconcilerOpts,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		setupLog.Error(err, "Failed to create controller", "controller", "partneraccount")
 		os.Exit(1)

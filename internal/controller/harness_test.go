@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
@@ -39,14 +40,13 @@ const testToken = "test-partner-token-0123456789"
 // to its own simulator through the real HTTP client, so that request counts and
 // timing options belong to one test.
 type harness struct {
-	sim        *simulator.Server
-	front      *apiFront
-	apiURL     string
-	tokenFile  string
-	namespaces []string
-	// simClockOffset shifts the simulator's clock, so that an account can be made
-	// to have existed long before a test's resource.
-	simClockOffset atomic.Int64
+	sim            *simulator.Server
+	front          *apiFront
+	apiURL         string
+	tokenFile      string
+	namespaces     []string
+	opts           harnessOptions
+	stopController func()
 }
 
 type harnessOptions struct {
@@ -55,6 +55,12 @@ type harnessOptions struct {
 	namespaces int
 	// noTokenInStatus runs the controller as --activation-token-in-status=false does.
 	noTokenInStatus bool
+	// readBackRate limits background read-backs; 0: no limit.
+	readBackRate float64
+	// unauthorizedRetry is the controller's UnauthorizedRetryPeriod; 0: a second.
+	unauthorizedRetry time.Duration
+	// apiUnauthorizedRetry is the client's; 0: its default.
+	apiUnauthorizedRetry time.Duration
 }
 
 var namespaceSeq atomic.Int64
@@ -70,17 +76,14 @@ func startHarness(opts harnessOptions) *harness {
 		opts.resync = 10 * time.Minute
 	}
 	h := &harness{}
-	namespaces := map[string]cache.Config{}
 	for range opts.namespaces {
 		ns := fmt.Sprintf("test-%d", namespaceSeq.Add(1))
 		Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
 		h.namespaces = append(h.namespaces, ns)
-		namespaces[ns] = cache.Config{}
 	}
 
 	var err error
-	h.sim, err = simulator.New(simulator.Options{Dialect: opts.dialect, Tokens: []string{testToken},
-		Now: func() time.Time { return time.Now().Add(time.Duration(h.simClockOffset.Load())) }})
+	h.sim, err = simulator.New(simulator.Options{Dialect: opts.dialect, Tokens: []string{testToken}})
 	Expect(err).NotTo(HaveOccurred())
 	h.front = &apiFront{sim: h.sim}
 	srv := httptest.NewServer(h.front)
@@ -89,12 +92,35 @@ func startHarness(opts harnessOptions) *harness {
 
 	h.tokenFile = filepath.Join(GinkgoT().TempDir(), "token")
 	h.setToken(testToken)
+	h.opts = opts
+	h.stopController = h.startController()
+	DeferCleanup(func() { h.stopController() })
+	return h
+}
+
+// startController starts a manager and the controller (with its own API client)
+// for the harness's namespaces, as the operator's process does, and returns what
+// stops them.
+func (h *harness) startController() (stop func()) {
+	GinkgoHelper()
+	opts := h.opts
 	api, err := partnerapi.New(partnerapi.Config{
 		BaseURL: h.apiURL, TokenFile: h.tokenFile, Timeout: 5 * time.Second,
-		RequestsPerSecond: 1000, Burst: 1000,
+		RequestsPerSecond: 1000, Burst: 1000, UnauthorizedRetryPeriod: opts.apiUnauthorizedRetry,
 	})
 	Expect(err).NotTo(HaveOccurred())
+	reauthorized := make(chan event.GenericEvent, 1)
+	api.OnReauthorized(func() {
+		select {
+		case reauthorized <- event.GenericEvent{Object: &billingv1alpha1.PartnerAccount{}}:
+		default:
+		}
+	})
 
+	namespaces := map[string]cache.Config{}
+	for _, ns := range h.namespaces {
+		namespaces[ns] = cache.Config{}
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -104,18 +130,24 @@ func startHarness(opts harnessOptions) *harness {
 		Controller: config.Controller{SkipNameValidation: new(true)},
 	})
 	Expect(err).NotTo(HaveOccurred())
-	mctx, stop := context.WithCancel(ctx)
+	mctx, cancel := context.WithCancel(ctx)
+	unauthorizedRetry := time.Second
+	if opts.unauthorizedRetry != 0 {
+		unauthorizedRetry = opts.unauthorizedRetry
+	}
 	r := &PartnerAccountReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		API:       api,
-		Recorder:  mgr.GetEventRecorder("partner-account-operator"),
+		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
+		API:          api,
+		Recorder:     mgr.GetEventRecorder("partner-account-operator"),
+		Reauthorized: reauthorized,
 		Options: Options{
 			ResyncPeriod:            opts.resync,
-			UnauthorizedRetryPeriod: time.Second,
+			UnauthorizedRetryPeriod: unauthorizedRetry,
 			BackoffBase:             100 * time.Millisecond,
 			BackoffMax:              2 * time.Second,
 			NoTokenInStatus:         opts.noTokenInStatus,
+			ReadBackRate:            opts.readBackRate,
 		},
 	}
 	Expect(r.SetupWithManager(mctx, mgr)).To(Succeed())
@@ -125,11 +157,18 @@ func startHarness(opts harnessOptions) *harness {
 		defer close(done)
 		Expect(mgr.Start(mctx)).To(Succeed())
 	}()
-	DeferCleanup(func() {
-		stop()
+	return func() {
+		cancel()
 		<-done
-	})
-	return h
+	}
+}
+
+// restartController stops the controller and starts a new one, as a restart of
+// the operator's pod does.
+func (h *harness) restartController() {
+	GinkgoHelper()
+	h.stopController()
+	h.stopController = h.startController()
 }
 
 func (h *harness) ns() string { return h.namespaces[0] }
@@ -158,22 +197,12 @@ func (h *harness) totalRequests() int {
 	return n
 }
 
-// createRemote creates an account directly through the simulator's API an hour
-// ago, as the partner's billing system or another cluster would have.
-func (h *harness) createRemote(uid, accountType, domain string) {
+// createRemote seeds an account in b5test.com made an hour ago, as the partner's
+// billing system or another cluster would have made it.
+func (h *harness) createRemote(uid, accountType string) {
 	GinkgoHelper()
-	h.simClockOffset.Store(int64(-time.Hour))
-	defer h.simClockOffset.Store(0)
-	body := fmt.Sprintf(`{"account_uid":%q,"account_type":%q,"domain":%q}`, uid, accountType, domain)
-	req, err := http.NewRequest(http.MethodPost, h.apiURL+"/partners/accounts", strings.NewReader(body))
+	_, err := h.sim.Seed(simulator.Seed{UID: uid, Type: accountType, Domain: "b5test.com", CreatedAt: time.Now().Add(-time.Hour)})
 	Expect(err).NotTo(HaveOccurred())
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(resp.Body.Close()).To(Succeed())
-	Expect(resp.StatusCode).To(Equal(http.StatusCreated))
-	h.sim.ResetCounts()
 }
 
 // frontMode is how the harness's front answers in place of the simulator.

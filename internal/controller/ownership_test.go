@@ -20,7 +20,7 @@ import (
 var _ = Describe("Remote account ownership", func() {
 	It("leaves a pre-existing account alone until adoptExisting is set, then adopts it", func() {
 		h := startHarness(harnessOptions{resync: time.Second})
-		h.createRemote("pre-1", "I", "b5test.com")
+		h.createRemote("pre-1", "I")
 		remote := h.remote("pre-1")
 		pa := newAccount(h.ns(), "pre", "pre-1")
 		endsAt := metav1.NewTime(time.Now().Add(90 * 24 * time.Hour).UTC().Truncate(time.Second))
@@ -63,7 +63,7 @@ var _ = Describe("Remote account ownership", func() {
 
 	It("deletes nothing remotely when a pre-existing account was never adopted", func() {
 		h := startHarness(harnessOptions{dialect: simulator.DialectPublished})
-		h.createRemote("pre-2", "I", "b5test.com")
+		h.createRemote("pre-2", "I")
 		pa := newAccount(h.ns(), "pre", "pre-2")
 		Expect(k8sClient.Create(ctx, pa)).To(Succeed())
 		Eventually(get(pa)).WithTimeout(waitReady).WithPolling(poll).
@@ -80,7 +80,7 @@ var _ = Describe("Remote account ownership", func() {
 	for _, remoteType := range []string{"I", "F"} {
 		It("never deletes a pre-existing account of type "+remoteType+" after a failed first create", func() {
 			h := startHarness(harnessOptions{})
-			h.createRemote("pre-3", remoteType, "b5test.com")
+			h.createRemote("pre-3", remoteType)
 			Expect(h.sim.SetFaults(simulator.Faults{ErrorRate: 1})).To(Succeed())
 			pa := newAccount(h.ns(), "pre", "pre-3")
 			Expect(k8sClient.Create(ctx, pa)).To(Succeed())
@@ -121,8 +121,8 @@ var _ = Describe("Remote account ownership", func() {
 
 	It("does not own a pre-existing account that a create answers with 2xx", func() {
 		h := startHarness(harnessOptions{})
-		h.createRemote("dup-2xx-1", "I", "b5test.com")
-		h.createRemote("dup-2xx-2", "F", "b5test.com")
+		h.createRemote("dup-2xx-1", "I")
+		h.createRemote("dup-2xx-2", "F")
 		h.front.set(frontDuplicateIs200)
 		same := newAccount(h.ns(), "same", "dup-2xx-1")
 		other := newAccount(h.ns(), "other", "dup-2xx-2")
@@ -213,7 +213,7 @@ var _ = Describe("Remote account ownership", func() {
 		h := startHarness(harnessOptions{})
 		ready := newAccount(h.ns(), "ready", "request-1")
 		Expect(k8sClient.Create(ctx, ready)).To(Succeed())
-		h.createRemote("request-2", "I", "b5test.com")
+		h.createRemote("request-2", "I")
 		stalled := newAccount(h.ns(), "stalled", "request-2")
 		Expect(k8sClient.Create(ctx, stalled)).To(Succeed())
 		Eventually(get(ready)).WithTimeout(waitReady).WithPolling(poll).

@@ -28,14 +28,20 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
 	"github.com/partnerbilling/partner-account-operator/internal/partnerapi"
@@ -69,6 +75,10 @@ type Options struct {
 	// NoTokenInStatus keeps activation tokens out of every status: a resource
 	// without spec.activationTokenSecretRef gets its Secret at <name>-activation.
 	NoTokenInStatus bool
+	// ReadBackRate is how many background read-backs a second may be made at most:
+	// half the API client's rate limit, so that user work has the other half. Zero
+	// means no limit.
+	ReadBackRate float64
 	// Now is the clock used to tell an account that ended from one deprovisioned early.
 	Now func() time.Time
 }
@@ -106,6 +116,12 @@ type PartnerAccountReconciler struct {
 	Recorder events.EventRecorder
 	// Options tune timing.
 	Options Options
+	// Reauthorized, when set, tells the controller that the API accepts the partner
+	// token again, so that the PartnerAccounts waiting as Unauthorized are retried
+	// at once (see partnerapi.HTTPClient.OnReauthorized).
+	Reauthorized <-chan event.GenericEvent
+
+	readBacks *readBacks
 }
 
 // +kubebuilder:rbac:groups=billing.partnerbilling.io,resources=partneraccounts,verbs=get;list;watch;patch
@@ -126,34 +142,51 @@ func (r *PartnerAccountReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	return r.reconcileNormal(ctx, pa)
 }
 
-// SetupWithManager registers the controller, and the field index on spec.accountUID
-// that finds PartnerAccounts claiming the same remote account.
+// SetupWithManager registers the controller, the field index on spec.accountUID
+// that finds PartnerAccounts claiming the same remote account, and the informer
+// handler that keeps the metrics and the read-back period in line with the cache.
 func (r *PartnerAccountReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	r.Options = r.Options.withDefaults()
+	r.readBacks = newReadBacks(r.Options.ResyncPeriod, r.Options.ReadBackRate, mgr.GetLogger().WithName("readback"))
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &billingv1alpha1.PartnerAccount{}, accountUIDIndex,
 		func(o client.Object) []string {
 			return []string{o.(*billingv1alpha1.PartnerAccount).Spec.AccountUID}
 		}); err != nil {
 		return err
 	}
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&billingv1alpha1.PartnerAccount{}, builder.WithPredicates(needsWork())).
+	informer, err := mgr.GetCache().GetInformer(ctx, &billingv1alpha1.PartnerAccount{})
+	if err != nil {
+		return err
+	}
+	if _, err := informer.AddEventHandler(&accountCounter{readBacks: r.readBacks, states: map[types.UID]accountState{}}); err != nil {
+		return err
+	}
+
+	b := ctrl.NewControllerManagedBy(mgr).
+		For(&billingv1alpha1.PartnerAccount{}, builder.WithPredicates(needsWork(), notSettledAtStart(r.Options.NoTokenInStatus))).
+		// A settled account found at start (or by a new leader) waits for its
+		// read-back instead: a restart costs no call and no write.
+		Watches(&billingv1alpha1.PartnerAccount{}, r.scheduleSettledAtStart()).
 		// When a PartnerAccount comes or goes, the others with its accountUID may
 		// have to give up or take over the remote account.
-		// A token Secret deleted or edited by hand is written again.
-		Owns(&corev1.Secret{}, builder.WithPredicates(tokenSecretTampered())).
 		Watches(&billingv1alpha1.PartnerAccount{},
 			handler.EnqueueRequestsFromMapFunc(r.peersOf),
 			builder.WithPredicates(predicate.Funcs{
 				UpdateFunc:  func(event.UpdateEvent) bool { return false },
 				GenericFunc: func(event.GenericEvent) bool { return false },
 			})).
+		// A token Secret deleted or edited by hand is written again.
+		Owns(&corev1.Secret{}, builder.WithPredicates(tokenSecretTampered())).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: r.Options.MaxConcurrentReconciles,
 			RateLimiter:             newJitteredBackoff(r.Options.BackoffBase, r.Options.BackoffMax),
+			UsePriorityQueue:        new(true),
 		}).
-		Named("partneraccount").
-		Complete(r)
+		Named("partneraccount")
+	if r.Reauthorized != nil {
+		b = b.WatchesRawSource(source.Channel(r.Reauthorized, handler.EnqueueRequestsFromMapFunc(r.unauthorizedAccounts)))
+	}
+	return b.Complete(r)
 }
 
 // resultFor turns an outcome into when to look at the resource again.
@@ -176,8 +209,57 @@ func (r *PartnerAccountReconciler) resultFor(o outcome) (ctrl.Result, error) {
 	case isStalled(o.reason), o.reason == billingv1alpha1.ReasonReconcileSuspended:
 		return ctrl.Result{}, nil
 	default:
-		return ctrl.Result{RequeueAfter: jitter(r.Options.ResyncPeriod, 0.2)}, nil
+		// A background read-back: within the read-back budget, after user work.
+		return ctrl.Result{RequeueAfter: r.readBacks.after(r.Options.Now()), Priority: new(readBackPriority)}, nil
 	}
+}
+
+// scheduleSettledAtStart is the event handler that puts each settled account found
+// at start on the read-back calendar, at low priority, instead of reconciling it.
+func (r *PartnerAccountReconciler) scheduleSettledAtStart() handler.EventHandler {
+	return handler.Funcs{
+		CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			pa, ok := e.Object.(*billingv1alpha1.PartnerAccount)
+			if !ok || !e.IsInInitialList || !settled(pa, r.Options.NoTokenInStatus) {
+				return
+			}
+			after := r.readBacks.afterRestart(r.Options.Now(), lastReadyChange(pa))
+			req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(pa)}
+			if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
+				pq.AddWithOpts(priorityqueue.AddOpts{After: after, Priority: new(readBackPriority)}, req)
+				return
+			}
+			q.AddAfter(req, after)
+		},
+	}
+}
+
+// notSettledAtStart passes every event but the creation, at start, of a settled
+// account: scheduleSettledAtStart takes those.
+func notSettledAtStart(noTokenInStatus bool) predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc: func(e event.CreateEvent) bool {
+			pa, ok := e.Object.(*billingv1alpha1.PartnerAccount)
+			return !ok || !e.IsInInitialList || !settled(pa, noTokenInStatus)
+		},
+	}
+}
+
+// unauthorizedAccounts maps the API's accepting the token again to the
+// PartnerAccounts waiting as Unauthorized.
+func (r *PartnerAccountReconciler) unauthorizedAccounts(ctx context.Context, _ client.Object) []reconcile.Request {
+	var list billingv1alpha1.PartnerAccountList
+	if err := r.List(ctx, &list); err != nil {
+		logf.FromContext(ctx).Error(err, "Failed to list the PartnerAccounts to retry")
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		if readyReason(&list.Items[i].Status) == billingv1alpha1.ReasonUnauthorized {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return reqs
 }
 
 // statusPatcher writes the status subresource only when it changed since the last

@@ -122,7 +122,7 @@ var _ = Describe("PartnerAccount controller", func() {
 
 	It("refuses to adopt an account of another type, and never touches it", func() {
 		h := startHarness(harnessOptions{resync: time.Second})
-		h.createRemote("conflict-1", "F", "b5test.com")
+		h.createRemote("conflict-1", "F")
 		pa := newAccount(h.ns(), "erin", "conflict-1")
 		Expect(k8sClient.Create(ctx, pa)).To(Succeed())
 

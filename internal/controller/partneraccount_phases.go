@@ -21,7 +21,8 @@ import (
 // other status write is the claim before a first create (see claim).
 func (r *PartnerAccountReconciler) reconcileNormal(ctx context.Context, pa *billingv1alpha1.PartnerAccount) (ctrl.Result, error) {
 	status := newStatusPatcher(r.Client, pa)
-	previousReason := readyReason(&pa.Status)
+	previous := pa.Status.DeepCopy()
+	previousReason := readyReason(previous)
 	request := reconcileRequest(pa)
 
 	o, err := r.decide(ctx, pa, status, previousReason, request)
@@ -31,7 +32,7 @@ func (r *PartnerAccountReconciler) reconcileNormal(ctx context.Context, pa *bill
 	if o, err = r.placeToken(ctx, pa, o); err != nil {
 		return ctrl.Result{}, err
 	}
-	setConditions(&pa.Status, pa.Generation, o)
+	setConditions(&pa.Status, pa.Generation, conditionOutcome(previous, o))
 	if request != "" && o.reason != billingv1alpha1.ReasonReconcileSuspended {
 		pa.Status.LastHandledReconcileAt = request
 	}
@@ -39,7 +40,16 @@ func (r *PartnerAccountReconciler) reconcileNormal(ctx context.Context, pa *bill
 	if err := status.patch(ctx, pa); err != nil {
 		return ctrl.Result{}, err
 	}
+	r.observeFirstReady(pa, previous, o)
 	return r.resultFor(o)
+}
+
+// observeFirstReady records the time from creation to Ready when this reconcile
+// made the account the resource's own and Ready.
+func (r *PartnerAccountReconciler) observeFirstReady(pa *billingv1alpha1.PartnerAccount, previous *billingv1alpha1.PartnerAccountStatus, o outcome) {
+	if previous.AccountUID == "" && owns(pa) && reasonShapes[o.reason].ready == metav1.ConditionTrue {
+		timeToFirstReady.Observe(r.Options.Now().Sub(pa.CreationTimestamp.Time).Seconds())
+	}
 }
 
 // decide runs the steps of a reconcile in order and returns its outcome; an empty
@@ -171,14 +181,17 @@ func (r *PartnerAccountReconciler) found(ctx context.Context, pa *billingv1alpha
 	log := logf.FromContext(ctx).WithValues("accountUID", uid)
 	switch {
 	case f == foundPreexisting:
+		remoteChanges.WithLabelValues(changeAdopt).Inc()
 		log.Info("Adopted existing remote account")
 		r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventAdopted, "Adopt",
 			"Adopted remote account %q, which existed before this resource (spec.adoptExisting is true)", uid)
 	case created:
+		remoteChanges.WithLabelValues(changeCreate).Inc()
 		log.Info("Created remote account")
 		r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventCreated, "Create",
 			"Created remote account %q", uid)
 	default:
+		remoteChanges.WithLabelValues(changeCreate).Inc()
 		log.Info("Recovered remote account created by an earlier attempt")
 		r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventRecovered, "Create",
 			"Remote account %q was created by this resource's earlier attempt, whose answer was lost", uid)
@@ -217,6 +230,7 @@ func (r *PartnerAccountReconciler) alignEndsAt(ctx context.Context, pa *billingv
 	if err != nil {
 		return errorOutcome("change the end date", err)
 	}
+	remoteChanges.WithLabelValues(changeUpdateEndsAt).Inc()
 	logf.FromContext(ctx).Info("Changed remote end date", "accountUID", pa.Spec.AccountUID, "endsAt", pa.Spec.EndsAt)
 	r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventUpdated, "Update",
 		"Changed the end date of remote account %q to %s", pa.Spec.AccountUID, describeEndsAt(pa.Spec.EndsAt))
@@ -267,7 +281,11 @@ func (r *PartnerAccountReconciler) releaseRemote(ctx context.Context, pa *billin
 			"This resource did not own remote account %q, so nothing was deleted remotely", uid)
 		return outcome{}, nil
 	}
-	if err := r.API.Delete(ctx, uid); err != nil && !errors.Is(err, partnerapi.ErrNotFound) {
+	err = r.API.Delete(ctx, uid)
+	switch {
+	case err == nil:
+		remoteChanges.WithLabelValues(changeDelete).Inc()
+	case !errors.Is(err, partnerapi.ErrNotFound):
 		o := errorOutcome("delete the account", err)
 		o.message = "Deleting the remote account failed, so the finalizer stays: " + strings.TrimSuffix(o.message, ".") +
 			". To delete the resource and leave the remote account, set spec.deletionPolicy to Orphan"

@@ -91,6 +91,25 @@ func setConditions(status *billingv1alpha1.PartnerAccountStatus, generation int6
 	}
 }
 
+// outageReasons are the reasons of a failing or throttling API. Within one outage
+// the status keeps the first of them, so that an outage writes one status change
+// per account however its answers mix.
+var outageReasons = map[string]bool{
+	billingv1alpha1.ReasonAPIUnavailable: true,
+	billingv1alpha1.ReasonRateLimited:    true,
+}
+
+// conditionOutcome is the outcome to write in the conditions: o, unless o and the
+// Ready condition of previous are both part of an API outage, in which case the
+// condition stays as it is. The retry still follows o.
+func conditionOutcome(previous *billingv1alpha1.PartnerAccountStatus, o outcome) outcome {
+	ready := meta.FindStatusCondition(previous.Conditions, billingv1alpha1.ConditionReady)
+	if ready != nil && outageReasons[ready.Reason] && outageReasons[o.reason] {
+		return outcome{reason: ready.Reason, message: ready.Message, err: o.err}
+	}
+	return o
+}
+
 // readyReason returns the reason of the Ready condition, or "" when there is none.
 func readyReason(status *billingv1alpha1.PartnerAccountStatus) string {
 	if c := meta.FindStatusCondition(status.Conditions, billingv1alpha1.ConditionReady); c != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -326,7 +327,8 @@ func requestFor(namespace, name string) reconcile.Request {
 }
 
 func TestResultFor(t *testing.T) {
-	r := &PartnerAccountReconciler{Options: Options{ResyncPeriod: 10 * time.Minute, UnauthorizedRetryPeriod: time.Minute}}
+	r := &PartnerAccountReconciler{Options: Options{ResyncPeriod: 10 * time.Minute, UnauthorizedRetryPeriod: time.Minute, Now: time.Now},
+		readBacks: newReadBacks(10*time.Minute, 0, logr.Discard())}
 	rateLimited := &partnerapi.Error{Kind: partnerapi.ErrRateLimited, StatusCode: 429, RetryAfter: 3 * time.Second}
 	transient := &partnerapi.Error{Kind: partnerapi.ErrTransient, StatusCode: 503}
 	misconfigured := &partnerapi.Error{Kind: partnerapi.ErrMisconfigured, StatusCode: 404}

@@ -78,6 +78,11 @@ type Config struct {
 	// Burst is how many requests may go out at once above the sustained rate. Zero
 	// means DefaultBurst.
 	Burst int
+	// UnauthorizedRetryPeriod is how often the token is tried again while the API
+	// rejects it (401 or 403). Meanwhile calls fail at once with ErrUnauthorized
+	// and send nothing, except one per period, or the first after the token file
+	// changes. Zero means DefaultUnauthorizedRetryPeriod.
+	UnauthorizedRetryPeriod time.Duration
 }
 
 // HTTPClient is the Client for the Partnership API over HTTPS. It works against
@@ -90,6 +95,7 @@ type HTTPClient struct {
 	timeout   time.Duration
 	token     *tokenSource
 	limiter   *rate.Limiter
+	gate      *gate
 	http      *http.Client
 }
 
@@ -144,6 +150,14 @@ func New(cfg Config) (*HTTPClient, error) {
 		return nil, fmt.Errorf("partnerapi: invalid Config.Burst %d: must be positive", cfg.Burst)
 	}
 
+	retryPeriod := cfg.UnauthorizedRetryPeriod
+	switch {
+	case retryPeriod == 0:
+		retryPeriod = DefaultUnauthorizedRetryPeriod
+	case retryPeriod < 0:
+		return nil, fmt.Errorf("partnerapi: invalid Config.UnauthorizedRetryPeriod %s: must not be negative", retryPeriod)
+	}
+
 	roots, err := rootCAs(cfg.CAFile)
 	if err != nil {
 		return nil, fmt.Errorf("partnerapi: invalid Config.CAFile: %w", err)
@@ -160,6 +174,7 @@ func New(cfg Config) (*HTTPClient, error) {
 		timeout:   timeout,
 		token:     token,
 		limiter:   rate.NewLimiter(limit, burst),
+		gate:      newGate(retryPeriod),
 		http: &http.Client{
 			Transport: transport,
 			// A redirect would be a second request; the 3xx is returned instead
@@ -291,16 +306,16 @@ func (c *HTTPClient) account(ctx context.Context, op, method, uid, target string
 	return acct, nil
 }
 
-// do waits for the rate limiter, sends one request, reads the answer and hands a
-// 2xx body to decode (when not nil). Anything else becomes an *Error, from whose
-// text the bearer token is removed.
+// do waits for the gate (see gate) and the rate limiter, sends one request, reads
+// the answer and hands a 2xx body to decode (when not nil). Anything else becomes
+// an *Error, from whose text the bearer token is removed.
 func (c *HTTPClient) do(ctx context.Context, op, method, uid, target string, body []byte, decode func([]byte) error) (err error) {
-	waitStart := time.Now()
-	err = c.limiter.Wait(ctx)
-	limiterWait.Observe(time.Since(waitStart).Seconds())
+	tk, err := c.gate.pass(ctx, op, uid, c.limiter, c.token)
 	if err != nil {
-		return &Error{Kind: ErrTransient, Op: op, UID: uid, Err: fmt.Errorf("client-side rate limiter: %w", err)}
+		return err
 	}
+	var sent string // the token, once the request went out
+	defer func() { c.gate.leave(tk, sent, err) }()
 
 	// Read after the wait, so a token rotated meanwhile is the one sent.
 	token, err := c.token.Token()
@@ -331,6 +346,7 @@ func (c *HTTPClient) do(ctx context.Context, op, method, uid, target string, bod
 	}
 
 	start := time.Now()
+	sent = token
 	resp, err := c.http.Do(req)
 	if err != nil {
 		observe(op, "error", start)

@@ -40,7 +40,6 @@ var allKinds = []error{ErrInvalidRequest, ErrUnauthorized, ErrNotFound, ErrAlrea
 
 func TestErrorMapping(t *testing.T) {
 	srv := newScripted(t)
-	c := newTestClient(t, srv.apiURL())
 	ctx := testCtx(t)
 
 	// The expected kind per status, written out rather than derived from kindFor.
@@ -82,6 +81,8 @@ func TestErrorMapping(t *testing.T) {
 			}
 			for _, shape := range shapes {
 				t.Run(fmt.Sprintf("%d/%s/%s", status, op, shape.name), func(t *testing.T) {
+					// A client per case: a 401, 403 or Retry-After holds back the client's later calls.
+					c := newTestClient(t, srv.apiURL())
 					srv.set(answer(status, []byte(shape.body(status)), "Retry-After", "7"))
 					before := len(srv.all())
 					err := callOp(ctx, c, op)
@@ -145,6 +146,8 @@ func TestRetryAfter(t *testing.T) {
 		{"huge", []string{"Retry-After", "99999999999999999999"}, time.Hour, time.Hour},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// A client per case: a 401, 403 or Retry-After holds back the client's later calls.
+			c := newTestClient(t, srv.apiURL())
 			srv.set(answer(429, body, tc.header...))
 			_, err := c.Get(ctx, "acct-1")
 			rememberErr(err)
@@ -231,6 +234,8 @@ func TestErrorBodiesThatAreNotJSON(t *testing.T) {
 		{"only the error word on a 410", 410, `{"error":"gone"}`, "application/json", ErrNotFound, `partnerapi: get account "acct-1": 410 Gone: gone`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// A client per case: a 401, 403 or Retry-After holds back the client's later calls.
+			c := newTestClient(t, srv.apiURL())
 			srv.set(func(w http.ResponseWriter, _ *http.Request, _ recorded) {
 				// Set explicitly, even to nothing: net/http would sniff one.
 				w.Header()["Content-Type"] = nil

@@ -49,7 +49,7 @@ func checkPublishedRequest(t *testing.T, rec recorded) {
 
 func TestPublishedDialect(t *testing.T) {
 	srv := newScripted(t)
-	c := newTestClient(t, srv.apiURL())
+	var c *HTTPClient // one per case, below
 	ctx := testCtx(t)
 	fixture := contract.PublishedFixture
 	endsAt := mustTime(t, "2050-02-05T13:00:00Z")
@@ -192,6 +192,8 @@ func TestPublishedDialect(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// A client per case: a 401, 403 or Retry-After holds back the client's later calls.
+			c = newTestClient(t, srv.apiURL())
 			srv.set(answer(tc.status, tc.body, tc.header...))
 			before := len(srv.all())
 			acct, err := tc.call()

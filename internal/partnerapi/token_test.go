@@ -280,7 +280,6 @@ func TestTokenConcurrentRotation(t *testing.T) {
 // either error shape; the error must carry [REDACTED] instead.
 func TestTokenRedaction(t *testing.T) {
 	srv := newScripted(t)
-	c := newTestClient(t, srv.apiURL())
 	ctx := testCtx(t)
 	echo := func(shape string) func(http.ResponseWriter, *http.Request, recorded) {
 		return func(w http.ResponseWriter, r *http.Request, rec recorded) {
@@ -294,6 +293,8 @@ func TestTokenRedaction(t *testing.T) {
 		"published": `{"description":"token '%s' rejected","code":"%s","error":"forbidden"}`,
 	} {
 		t.Run(name, func(t *testing.T) {
+			// A client per case: a 401, 403 or Retry-After holds back the client's later calls.
+			c := newTestClient(t, srv.apiURL())
 			srv.set(echo(shape))
 			_, err := c.Get(ctx, "acct-1")
 			rememberErr(err)

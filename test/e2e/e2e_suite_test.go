@@ -17,6 +17,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/partnerbilling/partner-account-operator/internal/testenv"
 	"github.com/partnerbilling/partner-account-operator/test/localenv"
 )
 
@@ -54,21 +55,41 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	env, err = localenv.Start(ctx, localenv.Options{
 		WorkDir:  dir,
 		Progress: func(step string) { By(step) },
+		// Installed from the Helm chart, as platform teams do; the operator runs
+		// with the rendered Deployment's arguments and environment.
+		Chart: "dist/chart",
+		Helm:  tool("HELM", "helm"),
 		// No resync during the suite: every request the simulator counts comes from
-		// something a spec did.
-		OperatorArgs: []string{"--resync-period=10m"},
+		// something a spec did. The most verbose logging, so that the check that no
+		// secret is ever logged sees everything the operator can log.
+		OperatorArgs: []string{"--resync-period=10m", "--zap-log-level=127"},
 	})
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() {
+	DeferCleanup(func(ctx SpecContext) {
 		// Registered after the work directory's removal, so it runs before it.
 		if anyFailed || os.Getenv("E2E_SHOW_LOGS") != "" {
 			showLog(env.OperatorLog)
 			showLog(env.SimulatorLog)
 		}
+		accounts, err := env.RemoteAccounts(ctx)
+		Expect(err).NotTo(HaveOccurred())
 		Expect(env.Stop()).To(Succeed())
+		logs, _ := filepath.Glob(filepath.Join(env.Dir, "operator*.log"))
+		for _, log := range logs {
+			expectNoSecretsIn(log, env.PartnerToken(), accounts)
+		}
 	})
 	AddReportEntry("kube-apiserver", env.ServerVersion)
 }, NodeTimeout(6*time.Minute)) // building the operator on a cold build cache takes minutes
+
+// tool returns the path of a tool make builds into bin/, or the one the variable
+// env names (make passes it).
+func tool(env, name string) string {
+	if p := os.Getenv(env); p != "" {
+		return p
+	}
+	return filepath.Join(testenv.Root(), "bin", name)
+}
 
 // anyFailed is set when a spec fails, to show the processes' logs at the end.
 var anyFailed bool
@@ -78,6 +99,24 @@ var _ = AfterEach(func() {
 		anyFailed = true
 	}
 })
+
+// expectNoSecretsIn fails when the log at path holds the partner's bearer token or
+// any account's activation token.
+func expectNoSecretsIn(path, partnerToken string, accounts []localenv.RemoteAccount) {
+	GinkgoHelper()
+	data, err := os.ReadFile(path)
+	Expect(err).NotTo(HaveOccurred())
+	log := string(data)
+	Expect(len(log)).To(BeNumerically(">", 1000), "the operator's log is nearly empty")
+	Expect(partnerToken).NotTo(BeEmpty())
+	Expect(strings.Contains(log, partnerToken)).To(BeFalse(), "the operator logged the partner token")
+	Expect(accounts).NotTo(BeEmpty())
+	for _, a := range accounts {
+		Expect(a.ActivationToken).NotTo(BeEmpty())
+		Expect(strings.Contains(log, a.ActivationToken)).To(BeFalse(), "the operator logged account %s's activation token", a.UID)
+	}
+	GinkgoWriter.Printf("Operator log: %d bytes, no partner token, none of %d activation tokens\n", len(log), len(accounts))
+}
 
 func showLog(path string) {
 	data, err := os.ReadFile(path)

@@ -4,10 +4,12 @@
 // make control-plane builds into bin/k8s), the Partnership API simulator
 // (cmd/partnerapi-sim) and the operator (cmd).
 //
-// It installs what a real install would, from config/default, except the
-// Deployment and its metrics Service (the operator runs here as a process, not in a
-// pod), and runs the operator with a kubeconfig for the ServiceAccount that install
-// creates, so the operator has exactly the RBAC of config/rbac. The partner token is
+// It installs what a real install would, from config/default or from the Helm
+// chart (Options.Chart), but for the pod the Deployment would run: the operator
+// runs here as a process, with a kubeconfig for the ServiceAccount that install
+// creates, so it has exactly the RBAC of the install; from the chart, with the
+// rendered Deployment's arguments and environment too. More than one operator
+// process can run, as replicas do. The partner token is
 // a random one, in a file both the simulator and the operator read; it is never
 // printed.
 package localenv
@@ -24,8 +26,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -54,6 +58,13 @@ type Options struct {
 	Progress func(step string)
 	// OperatorArgs are added to the operator's command line.
 	OperatorArgs []string
+	// Chart, when set, is the Helm chart (dist/chart) to install from: rendered by
+	// the helm at Helm with the simulator as its Partnership API and applied
+	// server-side, and the operator then runs with exactly the arguments and
+	// environment of the rendered Deployment, but for what only a pod has (see
+	// hostCommand), followed by OperatorArgs. Empty: config/default, and the
+	// operator's own defaults.
+	Chart, Helm string
 	// SimulatorArgs are added to the simulator's command line.
 	SimulatorArgs []string
 }
@@ -97,11 +108,46 @@ type Env struct {
 	token        string
 	assets       string
 	operatorArgs []string
-	cp           *envtest.Environment
-	sim          *process
-	operator     *process
-	stopped      bool
+	// manager is the rendered Deployment's manager container, in chart mode.
+	manager  *corev1.Container
+	cp       *envtest.Environment
+	sim      *process
+	operator *Operator
+	others   []*Operator
+	stopped  bool
 }
+
+// mainOperator names the operator process Start starts, and its log (operator.log).
+const mainOperator = "operator"
+
+// Operator is one running operator process.
+type Operator struct {
+	proc *process
+	// Log is the process's output.
+	Log string
+	// MetricsURL is its /metrics endpoint (HTTPS, with authentication and
+	// authorization) when it serves one, as the chart makes it do.
+	MetricsURL string
+}
+
+// PID is the process's id, for reading its /proc entries.
+func (o *Operator) PID() int { return o.proc.cmd.Process.Pid }
+
+// Exited is closed when the process ends.
+func (o *Operator) Exited() <-chan struct{} { return o.proc.Exited() }
+
+// Kill ends the process at once with SIGKILL, as a node failure would: it does not
+// release its leader lease.
+func (o *Operator) Kill() error {
+	if err := signalGroup(o.proc.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		return err
+	}
+	<-o.proc.Exited()
+	return nil
+}
+
+// Stop ends the process with SIGTERM, which releases its leader lease.
+func (o *Operator) Stop() error { return o.proc.Stop(15 * time.Second) }
 
 // Start builds the operator and the simulator, starts etcd and kube-apiserver,
 // installs the CRD and the operator's RBAC, and starts the simulator and the
@@ -126,10 +172,14 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		{"Find the repository and the control plane", e.locate},
 		{"Build the operator and the simulator", func() error { return e.build(ctx, binDir) }},
 		{"Start etcd and kube-apiserver", e.startControlPlane},
-		{"Install the CRD and the operator's RBAC from config/default", func() error { return e.install(ctx) }},
-		{"Create a token for the operator's ServiceAccount", func() error { return e.operatorKubeconfig(ctx) }},
 		{"Start the Partnership API simulator", func() error { return e.startSimulator(ctx, opts.SimulatorArgs) }},
-		{"Start the operator", func() error { return e.startOperator(ctx, e.operatorArgs) }},
+		{installStep(opts.Chart), func() error { return e.install(ctx, opts.Helm, opts.Chart) }},
+		{"Create a token for the operator's ServiceAccount", func() error { return e.operatorKubeconfig(ctx) }},
+		{"Start the operator", func() error {
+			op, err := e.startOperator(ctx, mainOperator, e.operatorArgs)
+			e.operator = op
+			return err
+		}},
 	}
 	for _, s := range steps {
 		if opts.Progress != nil {
@@ -160,8 +210,10 @@ func (e *Env) Stop() error {
 	}
 	e.stopped = true
 	var errs []error
-	if e.operator != nil {
-		errs = append(errs, e.operator.Stop(15*time.Second))
+	for _, op := range append([]*Operator{e.operator}, e.others...) {
+		if op != nil {
+			errs = append(errs, op.Stop())
+		}
 	}
 	if e.sim != nil {
 		errs = append(errs, e.sim.Stop(5*time.Second))
@@ -180,7 +232,10 @@ func (e *Env) PartnerToken() string { return e.token }
 func (e *Env) OperatorExited() <-chan struct{} { return e.operator.Exited() }
 
 // OperatorPID is the operator process's id, for reading its /proc entries.
-func (e *Env) OperatorPID() int { return e.operator.cmd.Process.Pid }
+func (e *Env) OperatorPID() int { return e.operator.PID() }
+
+// Operator is the operator process that Start started (or RestartOperator).
+func (e *Env) Operator() *Operator { return e.operator }
 
 // RestartOperator stops the operator as Stop does (SIGTERM, which also releases its
 // leader lease) and starts it again with Options.OperatorArgs followed by extra, so
@@ -190,11 +245,25 @@ func (e *Env) RestartOperator(ctx context.Context, extra ...string) error {
 	if err := e.StopOperator(); err != nil {
 		return err
 	}
-	return e.startOperator(ctx, append(slices.Clone(e.operatorArgs), extra...))
+	op, err := e.startOperator(ctx, mainOperator, append(slices.Clone(e.operatorArgs), extra...))
+	if op != nil {
+		e.operator = op
+	}
+	return err
 }
 
 // StopOperator stops the operator alone; RestartOperator starts it again.
-func (e *Env) StopOperator() error { return e.operator.Stop(15 * time.Second) }
+func (e *Env) StopOperator() error { return e.operator.Stop() }
+
+// StartOperator starts one more operator process, named name (its log is
+// name.log), as a second replica of the Deployment would run; Stop stops it too.
+func (e *Env) StartOperator(ctx context.Context, name string) (*Operator, error) {
+	op, err := e.startOperator(ctx, name, e.operatorArgs)
+	if op != nil {
+		e.others = append(e.others, op)
+	}
+	return op, err
+}
 
 // SimulatorExited is closed if the simulator process ends.
 func (e *Env) SimulatorExited() <-chan struct{} { return e.sim.Exited() }
@@ -266,21 +335,48 @@ func (e *Env) startControlPlane() error {
 	return err
 }
 
-// install applies config/default without the Deployment and the Service, which
-// would run the operator in a pod, and waits for the CRD to be established.
-func (e *Env) install(ctx context.Context) error {
-	manifests, _, err := e.Kubectl(ctx, "", "kustomize", filepath.Join(e.Root, "config", "default"))
-	if err != nil {
-		return err
+// installStep names the install step.
+func installStep(chart string) string {
+	if chart != "" {
+		return "Install the operator from the Helm chart " + chart + " (server-side apply), but for its Deployment's pod"
 	}
-	var keep []string
-	for doc := range strings.SplitSeq(manifests, "\n---\n") {
-		if !hasKind(doc, "Deployment") && !hasKind(doc, "Service") {
-			keep = append(keep, doc)
+	return "Install the CRD and the operator's RBAC from config/default"
+}
+
+// install installs what a real install would, but for the pod the Deployment would
+// run, and waits for the CRD to be established: from the Helm chart when one is
+// given (the whole render, applied server-side; a Deployment makes no pod here,
+// with no kube-controller-manager), or else from config/default without the
+// Deployment and the Service.
+func (e *Env) install(ctx context.Context, helm, chart string) error {
+	var manifests string
+	var err error
+	if chart != "" {
+		if manifests, err = e.renderChart(ctx, helm, chart); err != nil {
+			return err
 		}
-	}
-	if _, _, err := e.Kubectl(ctx, strings.Join(keep, "\n---\n"), "apply", "-f", "-"); err != nil {
-		return err
+		if e.manager, err = managerContainer(manifests); err != nil {
+			return err
+		}
+		if _, _, err := e.Kubectl(ctx, namespaceManifest(), "apply", "--server-side", "-f", "-"); err != nil {
+			return err
+		}
+		if _, _, err := e.Kubectl(ctx, manifests, "apply", "--server-side", "-f", "-"); err != nil {
+			return err
+		}
+	} else {
+		if manifests, _, err = e.Kubectl(ctx, "", "kustomize", filepath.Join(e.Root, "config", "default")); err != nil {
+			return err
+		}
+		var keep []string
+		for doc := range strings.SplitSeq(manifests, "\n---\n") {
+			if !hasKind(doc, "Deployment") && !hasKind(doc, "Service") {
+				keep = append(keep, doc)
+			}
+		}
+		if _, _, err := e.Kubectl(ctx, strings.Join(keep, "\n---\n"), "apply", "-f", "-"); err != nil {
+			return err
+		}
 	}
 	_, _, err = e.Kubectl(ctx, "", "wait", "--for=condition=Established", "--timeout=30s", "crd/"+CRDName)
 	return err
@@ -305,9 +401,10 @@ func (e *Env) operatorKubeconfig(ctx context.Context) error {
 	cfg := e.cp.Config
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["local"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kc.AuthInfos["operator"] = &clientcmdapi.AuthInfo{Token: strings.TrimSpace(token)}
-	kc.Contexts["operator"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "operator", Namespace: Namespace}
-	kc.CurrentContext = "operator"
+	const user = mainOperator
+	kc.AuthInfos[user] = &clientcmdapi.AuthInfo{Token: strings.TrimSpace(token)}
+	kc.Contexts[user] = &clientcmdapi.Context{Cluster: "local", AuthInfo: user, Namespace: Namespace}
+	kc.CurrentContext = user
 	e.OperatorKubeconfig = filepath.Join(e.Dir, "operator.kubeconfig")
 	return clientcmd.WriteToFile(*kc, e.OperatorKubeconfig)
 }
@@ -322,14 +419,14 @@ func (e *Env) startSimulator(ctx context.Context, extra []string) error {
 	}
 	e.SimulatorLog = filepath.Join(e.Dir, "partnerapi-sim.log")
 	args := append([]string{"--addr", "127.0.0.1:0", "--token-file", e.TokenFile}, extra...)
-	p, line, err := startProcess("partnerapi-sim", e.SimulatorBinary, args, e.SimulatorLog, true)
+	p, line, err := startProcess("partnerapi-sim", e.SimulatorBinary, args, nil, e.SimulatorLog, true)
 	if err != nil {
 		return err
 	}
 	e.sim = p
 	// partnerapi-sim listening on http://127.0.0.1:PORT (dialect contract)
-	_, rest, ok := strings.Cut(line, " listening on ")
-	url, _, _ := strings.Cut(rest, " ")
+	_, after, ok := strings.Cut(line, " listening on ")
+	url, _, _ := strings.Cut(after, " ")
 	if !ok || !strings.HasPrefix(url, "http://") {
 		return fmt.Errorf("unexpected first line from partnerapi-sim: %q", line)
 	}
@@ -338,27 +435,47 @@ func (e *Env) startSimulator(ctx context.Context, extra []string) error {
 	return waitHTTP(ctx, p, url+"/sim/health", e.SimulatorLog)
 }
 
-func (e *Env) startOperator(ctx context.Context, extra []string) error {
-	port, err := freePort()
+// startOperator starts an operator process named name with the chart's command
+// (in chart mode) or the operator's defaults, followed by extra, and waits until it
+// answers /readyz.
+func (e *Env) startOperator(ctx context.Context, name string, extra []string) (*Operator, error) {
+	healthPort, err := freePort()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	e.OperatorLog = filepath.Join(e.Dir, "operator.log")
-	args := append([]string{
-		"--kubeconfig", e.OperatorKubeconfig,
-		"--partner-api-url", e.PartnerAPIURL,
-		"--partner-api-token-file", e.TokenFile,
-		"--metrics-bind-address", "0",
-		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", port),
-		// As in config/manager, so that the lease permissions are exercised too.
-		"--leader-elect", "--leader-election-namespace", Namespace,
-	}, extra...)
-	p, _, err := startProcess("operator", e.ManagerBinary, args, e.OperatorLog, false)
+	op := &Operator{Log: filepath.Join(e.Dir, name+".log")}
+	if name == mainOperator {
+		e.OperatorLog = op.Log
+	}
+	health := fmt.Sprintf("127.0.0.1:%d", healthPort)
+	var args, env []string
+	if e.manager != nil {
+		metricsPort, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		metrics := fmt.Sprintf("127.0.0.1:%d", metricsPort)
+		op.MetricsURL = "https://" + metrics + "/metrics"
+		if args, env, err = hostCommand(e.manager, e.TokenFile, metrics, health, e.OperatorKubeconfig); err != nil {
+			return nil, err
+		}
+	} else {
+		args = []string{
+			"--kubeconfig", e.OperatorKubeconfig,
+			"--partner-api-url", e.PartnerAPIURL,
+			"--partner-api-token-file", e.TokenFile,
+			"--metrics-bind-address", "0",
+			"--health-probe-bind-address", health,
+			// As in config/manager, so that the lease permissions are exercised too.
+			"--leader-elect", "--leader-election-namespace", Namespace,
+		}
+	}
+	p, _, err := startProcess(name, e.ManagerBinary, append(args, extra...), env, op.Log, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	e.operator = p
-	return waitHTTP(ctx, p, fmt.Sprintf("http://127.0.0.1:%d/readyz", port), e.OperatorLog)
+	op.proc = p
+	return op, waitHTTP(ctx, p, "http://"+health+"/readyz", op.Log)
 }
 
 // waitHTTP waits until url answers 200, p exits, or 30 seconds pass.

@@ -24,15 +24,17 @@ type process struct {
 	err  error // set before done is closed
 }
 
-// startProcess starts path with args, its stderr (and stdout, unless firstLine is
+// startProcess starts path with args and this process's environment plus env, its
+// stderr (and stdout, unless firstLine is
 // set) appended to logPath. With firstLine set, the first line the process writes
 // to stdout is returned, and the rest of its stdout goes to the log as well.
-func startProcess(name, path string, args []string, logPath string, firstLine bool) (*process, string, error) {
+func startProcess(name, path string, args, env []string, logPath string, firstLine bool) (*process, string, error) {
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, "", err
 	}
 	cmd := exec.Command(path, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = childProcAttr()
 	cmd.Stderr = logFile
 	var stdout io.ReadCloser

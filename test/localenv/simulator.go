@@ -1,12 +1,16 @@
 package localenv
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"time"
+
+	"github.com/partnerbilling/partner-account-operator/internal/partnerapi/simulator"
 )
 
 // RemoteAccount is an account as the simulator's /sim/accounts endpoints show it.
@@ -40,6 +44,29 @@ func (e *Env) RemoteAccount(ctx context.Context, uid string) (RemoteAccount, boo
 	return out, err == nil, err
 }
 
+// SeedRemoteAccount makes the simulator hold an account created at createdAt, as
+// the partner's billing system or another cluster would have made it before.
+func (e *Env) SeedRemoteAccount(ctx context.Context, uid, accountType, domain string, createdAt time.Time) error {
+	body, err := json.Marshal(map[string]any{
+		"account_uid": uid, "account_type": accountType, "domain": domain, "created_at": createdAt.UTC(),
+	})
+	if err != nil {
+		return err
+	}
+	_, err = e.simCallWith(ctx, http.MethodPost, "/sim/accounts", body, nil)
+	return err
+}
+
+// SetSimulatorFaults replaces the simulator's faults; the zero Faults clears them.
+func (e *Env) SetSimulatorFaults(ctx context.Context, f simulator.Faults) error {
+	body, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	_, err = e.simCallWith(ctx, http.MethodPut, "/sim/faults", body, nil)
+	return err
+}
+
 // SimulatorRequests returns the simulator's count of Partnership API requests by
 // operation and status, e.g. {"create 201": 2, "get 200": 1}.
 func (e *Env) SimulatorRequests(ctx context.Context) (map[string]int, error) {
@@ -56,7 +83,12 @@ func (e *Env) ResetSimulatorRequests(ctx context.Context) error {
 
 // simCall calls a /sim endpoint and decodes its JSON answer into out when it is 200.
 func (e *Env) simCall(ctx context.Context, method, path string, out any) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, method, e.SimulatorURL+path, nil)
+	return e.simCallWith(ctx, method, path, nil, out)
+}
+
+// simCallWith is simCall with a JSON request body.
+func (e *Env) simCallWith(ctx context.Context, method, path string, body []byte, out any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, e.SimulatorURL+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
@@ -65,15 +97,15 @@ func (e *Env) simCall(ctx context.Context, method, path string, out any) (int, e
 		return 0, err
 	}
 	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(resp.Body)
+	answer, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return resp.StatusCode, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return resp.StatusCode, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, body)
+		return resp.StatusCode, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, answer)
 	}
 	if out == nil {
 		return resp.StatusCode, nil
 	}
-	return resp.StatusCode, json.Unmarshal(body, out)
+	return resp.StatusCode, json.Unmarshal(answer, out)
 }

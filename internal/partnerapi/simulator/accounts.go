@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -342,6 +343,47 @@ func (s *Server) createAccount(in newAccount) (account, error) {
 		return nil
 	})
 	return out, err
+}
+
+// Seed is an account that existed before a test began, as the partner's billing
+// system or another cluster would have made it.
+type Seed struct {
+	UID       string    `json:"account_uid"`
+	Type      string    `json:"account_type"`
+	Domain    string    `json:"domain"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// ErrExists is Seed's answer when an account with the id is already there.
+var ErrExists = errors.New("simulator: account exists")
+
+// Seed adds an account created at in.CreatedAt (now, when zero), without a
+// request: request counts do not change. The id, type and domain are checked as a
+// create would check them.
+func (s *Server) Seed(in Seed) (AccountState, error) {
+	switch _, known := s.domains[in.Domain]; {
+	case !s.validUID(in.UID):
+		return AccountState{}, fmt.Errorf("simulator: invalid account_uid %q", in.UID)
+	case in.Type != "I" && in.Type != "F":
+		return AccountState{}, fmt.Errorf("simulator: invalid account_type %q", in.Type)
+	case !known:
+		return AccountState{}, fmt.Errorf("simulator: no promotion in domain %q", in.Domain)
+	}
+	a, err := s.createAccount(newAccount{uid: in.UID, typ: in.Type, domain: in.Domain})
+	if errors.Is(err, errExists) {
+		return AccountState{}, ErrExists
+	}
+	if err != nil || in.CreatedAt.IsZero() {
+		st, _ := s.Account(in.UID)
+		return st, err
+	}
+	err = s.control(in.UID, func(a *account, _ time.Time) error {
+		a.CreatedAt = in.CreatedAt.UTC().Truncate(time.Millisecond)
+		a.UpdatedAt = a.CreatedAt
+		return nil
+	})
+	st, _ := s.Account(a.UID)
+	return st, err
 }
 
 // lookup returns a copy of the account uid, deleted or not.

@@ -11,6 +11,7 @@ import (
 //
 //	GET    /sim/health                      {"status":"ok","dialect":"contract"}
 //	GET    /sim/accounts                    {"accounts":[AccountState...]}
+//	POST   /sim/accounts                    Seed -> AccountState (an account made before, created_at as given)
 //	GET    /sim/accounts/{uid}              AccountState
 //	DELETE /sim/accounts/{uid}              AccountState (deleted out of band)
 //	POST   /sim/accounts/{uid}/redeem       AccountState
@@ -33,6 +34,22 @@ func (s *Server) simMux() *http.ServeMux {
 	})
 	mux.HandleFunc("GET /sim/accounts", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string][]AccountState{"accounts": s.Accounts()})
+	})
+	mux.HandleFunc("POST /sim/accounts", func(w http.ResponseWriter, r *http.Request) {
+		var in Seed
+		if err := decodeSimBody(r, &in); err != nil {
+			writeJSON(w, http.StatusBadRequest, simError{Error: "account: " + err.Error()})
+			return
+		}
+		st, err := s.Seed(in)
+		switch {
+		case errors.Is(err, ErrExists):
+			writeJSON(w, http.StatusConflict, simError{Error: err.Error() + ": " + in.UID})
+		case err != nil:
+			writeJSON(w, http.StatusBadRequest, simError{Error: err.Error()})
+		default:
+			writeJSON(w, http.StatusOK, st)
+		}
 	})
 	mux.HandleFunc("GET /sim/accounts/{uid}", func(w http.ResponseWriter, r *http.Request) {
 		s.simAccount(w, r.PathValue("uid"), nil)

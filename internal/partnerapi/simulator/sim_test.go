@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/partnerbilling/partner-account-operator/internal/partnerapi/simulator"
 )
@@ -52,7 +53,7 @@ func TestSimEndpoints(t *testing.T) {
 		{"POST", "/sim/accounts/s-2/redeem", http.StatusConflict},
 		{"DELETE", "/sim/accounts/s-2", http.StatusConflict},
 		{"GET", "/sim/accounts/nobody", http.StatusNotFound},
-		{"POST", "/sim/accounts", http.StatusNotFound},
+		{"POST", "/sim/accounts", http.StatusBadRequest},
 		{"GET", "/sim/nothing", http.StatusNotFound},
 		{"GET", "/elsewhere", http.StatusNotFound},
 	} {
@@ -116,5 +117,38 @@ func decode(t *testing.T, r result, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("body %q: %v", r.body, err)
+	}
+}
+
+// TestSeed checks that an account seeded as made before keeps its creation time,
+// counts no request, and is refused when bad or already there.
+func TestSeed(t *testing.T) {
+	h := newHarness(t, simulator.Options{})
+	created := time.Date(2049, 6, 1, 12, 0, 0, 0, time.UTC)
+	r := h.do(http.MethodPost, "/sim/accounts", map[string]any{
+		"account_uid": "old-1", "account_type": "F", "domain": "b5test.ca", "created_at": created})
+	wantStatus(t, "seed", r, http.StatusOK)
+	var st simulator.AccountState
+	decode(t, r, &st)
+	if st.UID != "old-1" || st.Type != "F" || st.Domain != "b5test.ca" || !st.CreatedAt.Equal(created) || st.ActivationToken == "" {
+		t.Errorf("seeded %+v", st)
+	}
+	if n := len(h.sim.Requests()); n != 0 {
+		t.Errorf("seeding counted %d requests", n)
+	}
+	var acct map[string]any
+	decode(t, h.do(http.MethodGet, accountPath("old-1"), nil), &acct)
+	if acct["created_at"] != "2049-06-01T12:00:00.000Z" {
+		t.Errorf("the API reports created_at %v", acct["created_at"])
+	}
+	for _, bad := range []map[string]any{
+		{"account_uid": "old-1", "account_type": "F", "domain": "b5test.ca"},
+		{"account_uid": "old-2", "account_type": "X", "domain": "b5test.ca"},
+		{"account_uid": "old-3", "account_type": "I", "domain": "example.com"},
+		{"account_uid": "", "account_type": "I", "domain": "b5test.ca"},
+	} {
+		if r := h.do(http.MethodPost, "/sim/accounts", bad); r.status != http.StatusConflict && r.status != http.StatusBadRequest {
+			t.Errorf("seed %v: status %d (%s)", bad, r.status, r.body)
+		}
 	}
 }

@@ -1,0 +1,187 @@
+package controller
+
+import (
+	"errors"
+	"slices"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
+	"github.com/partnerbilling/partner-account-operator/internal/partnerapi"
+)
+
+// Metric names, served with controller-runtime's on the manager's /metrics.
+// docs/metrics.md describes them, and the alerts and dashboard use them. No label
+// names an account or a namespace.
+const (
+	// MetricResources is a gauge of PartnerAccounts by Ready status and reason.
+	MetricResources = "partneraccount_resources"
+	// MetricRemoteAccounts is a gauge of PartnerAccounts by remote account status.
+	MetricRemoteAccounts = "partneraccount_remote_accounts"
+	// MetricTimeToFirstReady is a histogram of seconds from creation to first Ready.
+	MetricTimeToFirstReady = "partneraccount_time_to_first_ready_seconds"
+	// MetricRemoteChanges is a counter of changes made to remote accounts.
+	MetricRemoteChanges = "partneraccount_remote_changes_total"
+	// MetricReadBackPeriod is a gauge of the effective read-back period in seconds.
+	MetricReadBackPeriod = "partneraccount_readback_period_seconds"
+)
+
+// Operations counted by MetricRemoteChanges.
+const (
+	changeCreate       = "create"
+	changeAdopt        = "adopt"
+	changeDelete       = "delete"
+	changeUpdateEndsAt = "update_ends_at"
+)
+
+var (
+	resourcesGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: MetricResources,
+		Help: "PartnerAccounts by the status and reason of their Ready condition.",
+	}, []string{"ready", "reason"})
+
+	remoteAccountsGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: MetricRemoteAccounts,
+		Help: "PartnerAccounts by the status of their remote account (none before it exists, other for a status the operator does not know).",
+	}, []string{"status"})
+
+	timeToFirstReady = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    MetricTimeToFirstReady,
+		Help:    "Seconds from a PartnerAccount's creation to its first Ready=True.",
+		Buckets: []float64{1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
+	})
+
+	remoteChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: MetricRemoteChanges,
+		Help: "Changes the operator made to remote accounts: created, adopted, deleted, end date changed.",
+	}, []string{"operation"})
+
+	readBackPeriod = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: MetricReadBackPeriod,
+		Help: "The effective period at which settled PartnerAccounts are read back from the Partnership API.",
+	})
+)
+
+// Values of MetricRemoteAccounts's status label besides the statuses the API
+// names: a status it does not know (so that a server cannot make the label
+// unbounded), and no remote account yet.
+const (
+	remoteOther = "other"
+	remoteNone  = "none"
+)
+
+// knownRemoteStatuses are the remote statuses MetricRemoteAccounts names as they are.
+var knownRemoteStatuses = []string{partnerapi.StatusEntitled, partnerapi.StatusProvisioned, partnerapi.StatusActivated,
+	partnerapi.StatusSuspended, partnerapi.StatusDeprovisioned}
+
+func init() {
+	for _, c := range []prometheus.Collector{resourcesGauge, remoteAccountsGauge, timeToFirstReady, remoteChanges, readBackPeriod} {
+		if err := metrics.Registry.Register(c); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
+			panic(err)
+		}
+	}
+	// Every series exists from the start, so that alerts and the dashboard see
+	// zeros rather than nothing.
+	for _, op := range []string{changeCreate, changeAdopt, changeDelete, changeUpdateEndsAt} {
+		remoteChanges.WithLabelValues(op)
+	}
+	for _, s := range append(slices.Clone(knownRemoteStatuses), remoteOther, remoteNone) {
+		remoteAccountsGauge.WithLabelValues(s)
+	}
+	for reason, shape := range reasonShapes {
+		resourcesGauge.WithLabelValues(string(shape.ready), reason)
+	}
+}
+
+// accountState is what the gauges count of one PartnerAccount.
+type accountState struct {
+	ready, reason, remote string
+}
+
+// stateOf is pa's accountState, with bounded label values.
+func stateOf(pa *billingv1alpha1.PartnerAccount) accountState {
+	st := accountState{ready: string(metav1.ConditionUnknown), reason: "None", remote: remoteNone}
+	if c := meta.FindStatusCondition(pa.Status.Conditions, billingv1alpha1.ConditionReady); c != nil {
+		st.ready = string(c.Status)
+		if _, known := reasonShapes[c.Reason]; known {
+			st.reason = c.Reason
+		} else {
+			st.reason = "Other"
+		}
+	}
+	if s := pa.Status.AccountStatus; s != "" {
+		st.remote = remoteOther
+		if slices.Contains(knownRemoteStatuses, s) {
+			st.remote = s
+		}
+	}
+	return st
+}
+
+// accountCounter keeps the gauges, and the read-back planner's account count, in
+// line with the PartnerAccounts in the cache, from the informer's events.
+type accountCounter struct {
+	readBacks *readBacks
+
+	mu     sync.Mutex
+	states map[types.UID]accountState
+}
+
+var _ toolscache.ResourceEventHandler = (*accountCounter)(nil)
+
+// OnAdd counts a PartnerAccount.
+func (c *accountCounter) OnAdd(obj any, _ bool) { c.set(obj) }
+
+// OnUpdate moves a PartnerAccount between counts.
+func (c *accountCounter) OnUpdate(_, obj any) { c.set(obj) }
+
+// OnDelete stops counting a PartnerAccount.
+func (c *accountCounter) OnDelete(obj any) {
+	if tomb, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	pa, ok := obj.(*billingv1alpha1.PartnerAccount)
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.states[pa.UID]; ok {
+		c.add(old, -1)
+		delete(c.states, pa.UID)
+	}
+	c.readBacks.accountsChanged(int64(len(c.states)))
+}
+
+func (c *accountCounter) set(obj any) {
+	pa, ok := obj.(*billingv1alpha1.PartnerAccount)
+	if !ok {
+		return
+	}
+	st := stateOf(pa)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old, known := c.states[pa.UID]
+	if known && old == st {
+		return
+	}
+	if known {
+		c.add(old, -1)
+	}
+	c.add(st, 1)
+	c.states[pa.UID] = st
+	if !known {
+		c.readBacks.accountsChanged(int64(len(c.states)))
+	}
+}
+
+func (c *accountCounter) add(st accountState, d float64) {
+	resourcesGauge.WithLabelValues(st.ready, st.reason).Add(d)
+	remoteAccountsGauge.WithLabelValues(st.remote).Add(d)
+}
