@@ -121,10 +121,7 @@ func (c *Cluster) startKubeProxy() error {
 	if err != nil {
 		return err
 	}
-	// The kubernetes Service's cluster IP, the first of ServiceCIDR.
-	ip, _, _ := net.ParseCIDR(ServiceCIDR)
-	ip = ip.To4()
-	ip[3]++
+	ip := kubernetesServiceIP()
 	return c.waitFor("kube-proxy to route "+ip.String(), 60*time.Second, func() error {
 		out, err := run("nft", "list", "table", "ip", kubeProxy)
 		if err == nil && !strings.Contains(out, ip.String()) {

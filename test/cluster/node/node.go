@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -75,8 +76,8 @@ type Cluster struct {
 	KubectlPath string
 	// ContainerdSocket is containerd's address, for ctr --address.
 	ContainerdSocket string
-	// PauseImage and the fields below it are the constants of this package, for the
-	// text templates.
+	// PauseImage, NodeIP, PodCIDR and Bridge are this package's constants, and
+	// CNIBinDir is Options.CNIBinDir, for the configuration templates.
 	PauseImage, NodeIP, PodCIDR, Bridge, CNIBinDir string
 
 	opts    Options
@@ -165,16 +166,13 @@ func (c *Cluster) configure() error {
 	if c.ca, err = newCA(c.pki); err != nil {
 		return err
 	}
-	_, serviceNet, _ := net.ParseCIDR(ServiceCIDR)
-	kubernetesIP := slicesClone(serviceNet.IP.To4())
-	kubernetesIP[3]++
 	certs := []struct {
 		name, cn string
 		orgs     []string
 		ips      []net.IP
 		dns      []string
 	}{
-		{"apiserver", kubeAPIServer, nil, []net.IP{net.ParseIP(NodeIP), kubernetesIP, net.ParseIP("127.0.0.1")},
+		{"apiserver", kubeAPIServer, nil, []net.IP{net.ParseIP(NodeIP), kubernetesServiceIP(), net.ParseIP("127.0.0.1")},
 			[]string{"kubernetes", "kubernetes.default", "kubernetes.default.svc",
 				"kubernetes.default.svc.cluster.local", "localhost"}},
 		{"admin", "admin", []string{"system:masters"}, nil, nil},
@@ -207,9 +205,16 @@ func (c *Cluster) configure() error {
 	return writeTemplate(filepath.Join(c.Dir, kubelet, "config.yaml"), kubeletConfig, c)
 }
 
-func (c *Cluster) kubeconfig(name string) string { return filepath.Join(c.pki, name+".kubeconfig") }
+// kubernetesServiceIP is the cluster IP of the kubernetes Service: the first of
+// ServiceCIDR.
+func kubernetesServiceIP() net.IP {
+	_, serviceNet, _ := net.ParseCIDR(ServiceCIDR)
+	ip := slices.Clone(serviceNet.IP.To4())
+	ip[3]++
+	return ip
+}
 
-func slicesClone(ip net.IP) net.IP { return append(net.IP(nil), ip...) }
+func (c *Cluster) kubeconfig(name string) string { return filepath.Join(c.pki, name+".kubeconfig") }
 
 // createNetwork creates the bridge and an nftables table that keeps the pods off
 // every other network, and drops what the host would send to a cluster IP that
