@@ -159,6 +159,75 @@ $(CONTROL_PLANE_DIR)/etcd:
 	@echo "Building etcd $(ETCD_VERSION) from the Go module proxy"
 	cd hack/controlplane/etcd && go build -trimpath -ldflags "-s -w" -o "$@" go.etcd.io/etcd/server/v3
 
+##@ Test cluster
+
+# make test-cluster runs the operator as a real pod on a real one-node cluster on this
+# machine: the control plane above plus a kubelet, kube-controller-manager,
+# kube-scheduler and kube-proxy (built from the same hack module), containerd and runc
+# (from apt), the CNI plugins (hack/cni) and images built without Docker or a
+# registry (hack/clustertools). It needs root; see README.md.
+CNI_VERSION = $(shell awk '$$1 == "github.com/containernetworking/plugins" { print $$2; exit }' hack/cni/go.mod)
+CNI_DIR ?= $(LOCALBIN)/cni/$(CNI_VERSION)
+CNI_PLUGINS = $(CNI_DIR)/bridge $(CNI_DIR)/host-local $(CNI_DIR)/loopback
+CLUSTER_NODE = $(CONTROL_PLANE_DIR)/kubelet $(CONTROL_PLANE_DIR)/kube-controller-manager \
+	$(CONTROL_PLANE_DIR)/kube-scheduler $(CONTROL_PLANE_DIR)/kube-proxy
+CLUSTER_TOOLS_DIR ?= $(LOCALBIN)/clustertools
+CLUSTER_PACKAGES = containerd runc nftables
+
+.PHONY: test-cluster
+test-cluster: cluster-host $(CONTROL_PLANE) cluster-node cluster-images cluster-installer helm ## As root: run the operator as a pod on a one-node cluster here, installed from dist/install.yaml and from dist/chart, and test it.
+	go build -o "$(CLUSTER_TOOLS_DIR)/test-cluster" ./test/cluster/harness
+	$(ENVTEST_VERSION_CHECK) "$(CLUSTER_TOOLS_DIR)/test-cluster" --assets "$(CONTROL_PLANE_DIR)" --cni "$(CNI_DIR)" \
+		--images "$(CLUSTER_TOOLS_DIR)/images" --install "$(CLUSTER_TOOLS_DIR)/install.yaml" --helm "$(HELM)" \
+		--logs "$(CLUSTER_TOOLS_DIR)/logs" -- go test -tags cluster ./test/cluster/ -count=1 -timeout 20m -v
+
+.PHONY: cluster-host
+cluster-host: ## Check that this is root, and install containerd, runc and nftables with apt when they are missing.
+	@[ "$$(id -u)" = 0 ] || { echo "make test-cluster needs root: it runs containerd, the kubelet and kube-proxy" >&2; exit 1; }
+	@missing=; for p in $(CLUSTER_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing$$missing with apt-get: make test-cluster needs them"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+.PHONY: cluster-node
+cluster-node: $(CLUSTER_NODE) $(CNI_PLUGINS) ## Build the kubelet, kube-controller-manager, kube-scheduler, kube-proxy and the CNI plugins unless they are there.
+
+$(CLUSTER_NODE):
+	@echo "Building $(notdir $@) $(K8S_VERSION) from the Go module proxy"
+	cd hack/controlplane/kubernetes && go build -trimpath -ldflags "-s -w $(K8S_VERSION_LDFLAGS)" -o "$@" k8s.io/kubernetes/cmd/$(notdir $@)
+
+$(CNI_PLUGINS):
+	@echo "Building the CNI plugin $(notdir $@) $(CNI_VERSION) from the Go module proxy"
+	cd hack/cni && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$@" \
+		github.com/containernetworking/plugins/plugins/$(if $(filter host-local,$(notdir $@)),ipam,main)/$(notdir $@)
+
+# The images: the manager, a pause image for pod sandboxes and a client for in-cluster
+# checks, each a static binary in a one-layer image that runs as 65532:65532, written
+# as tarballs that the harness imports into containerd.
+CLUSTER_IMG = localhost/partner-account-operator:test
+
+.PHONY: cluster-images
+cluster-images: ## Build the manager, pause and client images as tarballs into bin/clustertools/images.
+	mkdir -p "$(CLUSTER_TOOLS_DIR)/images"
+	cd hack/clustertools && go build -o "$(CLUSTER_TOOLS_DIR)/mkimg" ./mkimg
+	cd hack/clustertools && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$(CLUSTER_TOOLS_DIR)/pause" ./pause
+	cd hack/clustertools && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$(CLUSTER_TOOLS_DIR)/fetch" ./fetch
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=test" -o "$(CLUSTER_TOOLS_DIR)/manager" ./cmd
+	"$(CLUSTER_TOOLS_DIR)/mkimg" -o "$(CLUSTER_TOOLS_DIR)/images/manager.tar" -tag $(CLUSTER_IMG) \
+		-entrypoint /manager "$(CLUSTER_TOOLS_DIR)/manager"
+	"$(CLUSTER_TOOLS_DIR)/mkimg" -o "$(CLUSTER_TOOLS_DIR)/images/pause.tar" -tag localhost/pause:test \
+		-entrypoint /pause "$(CLUSTER_TOOLS_DIR)/pause"
+	"$(CLUSTER_TOOLS_DIR)/mkimg" -o "$(CLUSTER_TOOLS_DIR)/images/client.tar" -tag localhost/cluster-client:test \
+		-entrypoint /pause "$(CLUSTER_TOOLS_DIR)/pause" "$(CLUSTER_TOOLS_DIR)/fetch"
+
+# make build-installer with the test image, into bin/clustertools/install.yaml. It edits
+# config/manager/kustomization.yaml and writes dist/install.yaml; both are put back as
+# they were, so that git status stays clean.
+.PHONY: cluster-installer
+cluster-installer:
+	hack/clustertools/build-installer.sh "$(CLUSTER_IMG)" "$(CLUSTER_TOOLS_DIR)/install.yaml"
+
 ##@ Helm chart
 
 # dist/chart is generated: kubebuilder's helm/v2-alpha plugin turns the output of

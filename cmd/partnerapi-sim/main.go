@@ -5,10 +5,13 @@
 // under /sim.
 //
 //	partnerapi-sim --token-file=/run/secrets/token --dialect=published --error-rate=0.05
+//
+// With --tls-cert and --tls-key it serves HTTPS instead of HTTP.
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -69,6 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		limitRate  = fs.Float64("rate-limit-rate", 0, "share of API requests answered 429 (0..1)")
 		retryAfter = fs.Int("retry-after", 1, "Retry-After seconds sent with injected 429s")
 		dropRate   = fs.Float64("drop-rate", 0, "share of API requests processed whose response is dropped (0..1)")
+		tlsCert    = fs.String("tls-cert", "", "PEM certificate (chain) to serve HTTPS with; needs --tls-key")
+		tlsKey     = fs.String("tls-key", "", "PEM private key of --tls-cert")
 	)
 	fs.Var(&tokens, "token", "accepted bearer token; repeat the flag or separate with commas (prefer --token-file: flags show in ps)")
 	if err := fs.Parse(args); err != nil {
@@ -79,6 +84,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if len(tokens) == 0 && *tokenFile == "" {
 		return errors.New("no bearer token: give --token or --token-file")
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	var certs []tls.Certificate
+	if *tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			return fmt.Errorf("--tls-cert, --tls-key: %w", err)
+		}
+		certs = []tls.Certificate{cert}
 	}
 	d, err := simulator.ParseDialect(*dialect)
 	if err != nil {
@@ -114,6 +130,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	scheme := "http"
+	if certs != nil {
+		scheme = "https"
+		ln = tls.NewListener(ln, &tls.Config{Certificates: certs, MinVersion: tls.VersionTLS12})
+	}
 	srv := &http.Server{
 		Handler:           sim,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -121,7 +142,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	_, _ = fmt.Fprintf(stdout, "partnerapi-sim listening on http://%s (dialect %s)\n", ln.Addr(), d)
+	_, _ = fmt.Fprintf(stdout, "partnerapi-sim listening on %s://%s (dialect %s)\n", scheme, ln.Addr(), d)
 
 	select {
 	case err := <-served:

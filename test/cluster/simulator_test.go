@@ -1,0 +1,217 @@
+//go:build cluster
+
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// simulator is the Partnership API simulator (cmd/partnerapi-sim), running on this
+// machine over HTTPS with a certificate of its own CA, as the operator's pod sees it
+// at the node's address.
+type simulator struct {
+	// URL is the simulator's address; the API is under /api/v1.
+	URL string
+	// CAFile is the PEM certificate of the CA that signed the simulator's certificate.
+	CAFile string
+	// TokenFile holds the partner token the simulator accepts.
+	TokenFile string
+	// Log is the simulator's output.
+	Log string
+
+	cmd    *exec.Cmd
+	client *http.Client
+}
+
+// remoteAccount is an account as the simulator's /sim/accounts endpoints show it.
+type remoteAccount struct {
+	UID             string  `json:"account_uid"`
+	Status          string  `json:"status"`
+	ActivationToken string  `json:"activation_token"`
+	EndsAt          *string `json:"ends_at"`
+	Deleted         bool    `json:"deleted"`
+}
+
+func startSimulator(ctx context.Context, dir, ip string) *simulator {
+	GinkgoHelper()
+	s := &simulator{
+		CAFile:    filepath.Join(dir, "ca.crt"),
+		TokenFile: filepath.Join(dir, "token"),
+		Log:       filepath.Join(dir, "partnerapi-sim.log"),
+	}
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	Expect(writeServingCert(s.CAFile, certFile, keyFile, ip)).To(Succeed())
+	token := make([]byte, 24)
+	_, _ = rand.Read(token)
+	Expect(os.WriteFile(s.TokenFile, []byte("pat-"+hex.EncodeToString(token)+"\n"), 0o600)).To(Succeed())
+
+	bin := filepath.Join(dir, "partnerapi-sim")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/partnerapi-sim")
+	build.Dir = filepath.Join("..", "..")
+	out, err := build.CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), "go build ./cmd/partnerapi-sim: %s", out)
+
+	logFile, err := os.Create(s.Log)
+	Expect(err).NotTo(HaveOccurred())
+	s.cmd = exec.Command(bin, "--addr", net.JoinHostPort(ip, "0"), "--token-file", s.TokenFile,
+		"--tls-cert", certFile, "--tls-key", keyFile)
+	s.cmd.Stderr = logFile
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	stdout, err := s.cmd.StdoutPipe()
+	Expect(err).NotTo(HaveOccurred())
+	Expect(s.cmd.Start()).To(Succeed())
+	r := bufio.NewReader(stdout)
+	line, err := r.ReadString('\n')
+	Expect(err).NotTo(HaveOccurred(), "partnerapi-sim wrote no first line; its log: %s", s.Log)
+	go func() { _, _ = io.Copy(logFile, r) }()
+	// partnerapi-sim listening on https://10.244.0.1:PORT (dialect contract)
+	_, rest, _ := strings.Cut(line, " listening on ")
+	s.URL, _, _ = strings.Cut(rest, " ")
+	Expect(s.URL).To(HavePrefix("https://"), "first line of partnerapi-sim: %q", line)
+
+	pool := x509.NewCertPool()
+	ca, err := os.ReadFile(s.CAFile)
+	Expect(err).NotTo(HaveOccurred())
+	pool.AppendCertsFromPEM(ca)
+	s.client = &http.Client{Timeout: 10 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	Eventually(func() error { _, err := s.call(http.MethodGet, "/sim/health", nil); return err }).
+		WithTimeout(20 * time.Second).Should(Succeed())
+	return s
+}
+
+func (s *simulator) stop() {
+	if s == nil || s.cmd == nil {
+		return
+	}
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+// account returns the simulator's account uid; false when there is none.
+func (s *simulator) account(uid string) (remoteAccount, bool, error) {
+	var a remoteAccount
+	status, err := s.call(http.MethodGet, "/sim/accounts/"+url.PathEscape(uid), &a)
+	if status == http.StatusNotFound {
+		return a, false, nil
+	}
+	return a, err == nil, err
+}
+
+// requests returns the simulator's count of API requests by operation and status,
+// e.g. {"create 201": 2}.
+func (s *simulator) requests() (map[string]int, error) {
+	out := map[string]int{}
+	_, err := s.call(http.MethodGet, "/sim/requests", &out)
+	return out, err
+}
+
+func (s *simulator) call(method, path string, out any) (int, error) {
+	req, err := http.NewRequest(method, s.URL+path, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, body)
+	}
+	if out == nil {
+		return resp.StatusCode, nil
+	}
+	return resp.StatusCode, json.Unmarshal(body, out)
+}
+
+func showSimulatorLog() {
+	if data, err := os.ReadFile(sim.Log); err == nil {
+		GinkgoWriter.Printf("\n----- partnerapi-sim log -----\n%s----- end -----\n", data)
+	}
+}
+
+// writeServingCert writes a new CA's certificate to caFile, and a certificate for ip
+// that it signed, and its key, to certFile and keyFile.
+func writeServingCert(caFile, certFile, keyFile, ip string) error {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "partnerapi-sim test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return err
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "partnerapi-sim"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.ParseIP(ip)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		return err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return err
+	}
+	for file, block := range map[string]*pem.Block{
+		caFile: {Type: "CERTIFICATE", Bytes: caDER}, certFile: {Type: "CERTIFICATE", Bytes: der},
+		keyFile: {Type: "EC PRIVATE KEY", Bytes: keyDER},
+	} {
+		if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
