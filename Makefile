@@ -55,12 +55,17 @@ vet: ## Run go vet against code.
 test: manifests generate fmt vet control-plane test-chart test-monitoring ## Run every test: the chart's, the alerts', envtest and end-to-end suites, against the control plane in bin/k8s.
 	$(ENVTEST_VERSION_CHECK) go test -race ./... -timeout 20m -coverprofile cover.out
 	$(E2E_TEST)
+	$(BENCH_TEST)
 
 # The end-to-end suite (test/e2e, build tag e2e) runs kubectl, the operator and the
 # simulator as separate processes against etcd and kube-apiserver (test/localenv).
 # It installs from dist/chart with bin/helm, and checks the operator's /metrics
 # against what bin/metricnames finds in the alerts and the dashboard.
 E2E_TEST = $(ENVTEST_VERSION_CHECK) HELM="$(HELM)" METRICNAMES="$(METRICNAMES)" go test -tags e2e ./test/e2e/ -count=1 -timeout 10m
+
+# The benchmark at 200 accounts (test/bench, build tag bench): prints the figures of
+# make bench and asserts those per account.
+BENCH_TEST = $(ENVTEST_VERSION_CHECK) go test -tags bench ./test/bench/ -count=1 -timeout 15m -v
 
 .PHONY: test-e2e
 test-e2e: control-plane helm metricnames ## Run the end-to-end suite alone, showing each spec, its kubectl commands and their output.

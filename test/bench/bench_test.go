@@ -1,0 +1,56 @@
+//go:build bench
+
+package bench_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/partnerbilling/partner-account-operator/test/bench"
+)
+
+// TestBench200 is make bench at 200 accounts, run by make test. It prints the same
+// figures and asserts the ones per account, which do not depend on how fast the
+// machine is: 1.00 API calls and at most 3 writes per account, no call and no write
+// while idle, no call after a restart. Times are printed, never asserted.
+//
+//	go test -tags bench ./test/bench/ -count=1 -v
+func TestBench200(t *testing.T) {
+	ctrllog.SetLogger(logr.Discard())
+	cfg := bench.DefaultConfig(200)
+	cfg.WorkDir = t.TempDir()
+	cfg.Logf = func(format string, args ...any) { fmt.Printf(format+"\n", args...) }
+	// A change stuck behind the backlog is reported as not reached after this.
+	cfg.EndsAtTimeout = time.Minute
+	ctx, cancel := context.WithTimeout(context.Background(), 14*time.Minute)
+	defer cancel()
+
+	res, err := bench.Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("\n%s\n", bench.Table(res))
+
+	n := cfg.Accounts
+	if got := res.Calls.Total(); got != n {
+		t.Errorf("%.2f API calls per account (%s), want 1.00", res.CallsPerAccount(), res.Calls)
+	}
+	if got := res.Writes.PartnerAccounts; got > 3*n {
+		t.Errorf("%.2f writes per account (%d writes), want at most 3", res.WritesPerAccount(), got)
+	}
+	if got := res.IdleCalls.Total(); got != 0 {
+		t.Errorf("%d API calls in %s idle (%s), want 0", got, cfg.IdleWindow, res.IdleCalls)
+	}
+	if got := res.IdleWrites.PartnerAccounts; got != 0 {
+		t.Errorf("%d writes of PartnerAccounts in %s idle, want 0", got, cfg.IdleWindow)
+	}
+	if got := res.RestartCalls.Total(); got != 0 {
+		t.Errorf("%d API calls (%.2f per account) in the %s after a restart (%s), want 0",
+			got, float64(got)/float64(n), cfg.RestartWindow, res.RestartCalls)
+	}
+}

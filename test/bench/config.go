@@ -1,0 +1,137 @@
+// Package bench measures the operator at scale on the same environment as make demo
+// (test/localenv): etcd and kube-apiserver, the Partnership API simulator with a set
+// latency, and the operator as its own process with the RBAC of config/rbac. Run
+// creates N PartnerAccounts and measures, each from a source outside the operator:
+//
+//   - the time until all are Ready, from a watch, against the bound
+//     max(N ÷ --partner-api-rps, time to create the objects);
+//   - Partnership API calls per account, from the simulator's request counts;
+//   - Kubernetes writes per account, from kube-apiserver's apiserver_request_total,
+//     less the benchmark's own writes;
+//   - the operator's peak RSS and CPU seconds, from /proc;
+//   - calls and writes while the accounts sit idle, and calls after a restart;
+//   - how long a change of spec.endsAt takes to reach the API while a backlog of
+//     read-backs waits.
+//
+// make bench runs it at 1,000 and 10,000 accounts (cmd) and writes
+// docs/benchmarks.md; make test runs it at 200 accounts (bench_test.go, build tag
+// bench) and asserts the per-account figures.
+package bench
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config says what to measure and how.
+type Config struct {
+	// Accounts is how many PartnerAccounts to create.
+	Accounts int
+	// RPS is the operator's --partner-api-rps: the rate limit of the bound.
+	RPS float64
+	// Latency is the simulator's delay on every Partnership API answer.
+	Latency time.Duration
+	// CreateWorkers is how many creates the benchmark sends at once.
+	CreateWorkers int
+	// ReadyTimeout is how long to wait for all accounts to be Ready; 0 means
+	// three times the bound plus two minutes.
+	ReadyTimeout time.Duration
+	// IdleWindow and RestartWindow are how long calls and writes are counted while
+	// the accounts sit idle, and after a restart of the operator.
+	IdleWindow, RestartWindow time.Duration
+	// BacklogResync and BacklogRPS are the operator's --resync-period and
+	// --partner-api-rps in the backlog phase: a resync period much shorter than
+	// N ÷ BacklogRPS makes more read-backs due than the rate limit lets through.
+	BacklogResync time.Duration
+	BacklogRPS    float64
+	// BacklogWave is how many accounts' endsAt the backlog phase changes right
+	// after its restart, as users would while the operator runs; 0 means N or
+	// 1,000, whichever is fewer. Enough that a change queued behind their
+	// read-backs would wait far longer than the target.
+	BacklogWave int
+	// BacklogWarmup is how long the backlog phase waits, at most, for the wave to
+	// reach the API; 0 means three times BacklogWave ÷ BacklogRPS, plus 30 s.
+	BacklogWarmup time.Duration
+	// BacklogSettle is how long read-backs are counted after the warm-up, to show
+	// the rate at which they are answered.
+	BacklogSettle time.Duration
+	// EndsAtChanges is how many accounts' endsAt to change, one after the other:
+	// where a change lands in the backlog is chance, so one is not enough.
+	EndsAtChanges int
+	// EndsAtTimeout is how long to wait for each endsAt change to reach the API.
+	EndsAtTimeout time.Duration
+	// OperatorArgs are added to the operator's command line in every phase.
+	OperatorArgs []string
+	// WorkDir receives the environment's kubeconfigs and logs; the caller removes it.
+	WorkDir string
+	// BinDir is where the operator and the simulator are built; see localenv.Options.
+	BinDir string
+	// Logf, when set, receives progress lines.
+	Logf func(format string, args ...any)
+}
+
+// DefaultConfig returns the settings of make bench for n accounts.
+func DefaultConfig(n int) Config {
+	return Config{
+		Accounts:      n,
+		RPS:           10, // the operator's default
+		Latency:       100 * time.Millisecond,
+		CreateWorkers: 32,
+		IdleWindow:    60 * time.Second,
+		RestartWindow: 60 * time.Second,
+		BacklogResync: 5 * time.Second,
+		BacklogRPS:    10,
+		BacklogSettle: 10 * time.Second,
+		EndsAtChanges: 3,
+		EndsAtTimeout: 2 * time.Minute,
+	}
+}
+
+// Bound is the time the accounts cannot be Ready faster than: N ÷ RPS, or the time
+// the benchmark took to create them, whichever is longer.
+func (c Config) Bound(createTime time.Duration) time.Duration {
+	return max(time.Duration(float64(c.Accounts)/c.RPS*float64(time.Second)), createTime)
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.Accounts < 1:
+		return fmt.Errorf("bench: %d accounts: want at least 1", c.Accounts)
+	case c.RPS <= 0 || c.BacklogRPS <= 0:
+		return fmt.Errorf("bench: rates %v and %v must be positive", c.RPS, c.BacklogRPS)
+	case c.EndsAtChanges < 1 || c.EndsAtChanges > c.Accounts:
+		return fmt.Errorf("bench: %d endsAt changes: want 1 to %d", c.EndsAtChanges, c.Accounts)
+	case c.CreateWorkers < 1:
+		return fmt.Errorf("bench: %d create workers: want at least 1", c.CreateWorkers)
+	case c.WorkDir == "":
+		return fmt.Errorf("bench: Config.WorkDir is required")
+	}
+	return nil
+}
+
+func (c Config) readyTimeout() time.Duration {
+	if c.ReadyTimeout > 0 {
+		return c.ReadyTimeout
+	}
+	return 3*c.Bound(0) + 2*time.Minute
+}
+
+func (c Config) backlogWave() int {
+	if c.BacklogWave > 0 {
+		return min(c.BacklogWave, c.Accounts)
+	}
+	return min(c.Accounts, 1000)
+}
+
+func (c Config) backlogWarmup() time.Duration {
+	if c.BacklogWarmup > 0 {
+		return c.BacklogWarmup
+	}
+	return time.Duration(3*float64(c.backlogWave())/c.BacklogRPS*float64(time.Second)) + 30*time.Second
+}
+
+func (c Config) logf(format string, args ...any) {
+	if c.Logf != nil {
+		c.Logf(format, args...)
+	}
+}

@@ -1,0 +1,47 @@
+package bench
+
+import (
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestReadProcOfThisProcess(t *testing.T) {
+	// Touch 32 MiB, and spend CPU, so that both show.
+	buf := make([]byte, 32<<20)
+	for i := range buf {
+		buf[i] = byte(i)
+	}
+	for cpuByRusage(t) < 200*time.Millisecond { //nolint:revive // spinning on purpose
+	}
+	st, err := readProc(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rusage := cpuByRusage(t)
+	if st.PeakRSS < 32<<20 || st.RSS <= 0 || st.RSS > st.PeakRSS {
+		t.Errorf("VmRSS %d, VmHWM %d: want VmHWM ≥ 32 MiB and 0 < VmRSS ≤ VmHWM", st.RSS, st.PeakRSS)
+	}
+	// getrusage counts the same time at a finer grain than /proc's ticks.
+	if d := rusage - st.CPU; d < 0 || d > 50*time.Millisecond {
+		t.Errorf("CPU from /proc %s, from getrusage just after %s: want them within a few ticks", st.CPU, rusage)
+	}
+	_ = buf[len(buf)-1]
+}
+
+func TestThousands(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 200: "200", 1000: "1,000", 10000: "10,000", 1234567: "1,234,567"} {
+		if got := Thousands(n); got != want {
+			t.Errorf("Thousands(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func cpuByRusage(t *testing.T) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

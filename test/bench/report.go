@@ -1,0 +1,102 @@
+package bench
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// row is one figure of the report: what it is, the issue's target for it, and how
+// to show it for one result.
+type row struct {
+	what, target string
+	show         func(r *Result) string
+}
+
+var rows = []row{
+	{"Time to create the objects", "", func(r *Result) string {
+		return fmt.Sprintf("%s (%.0f creates/s, %d at once)", secs(r.CreateTime),
+			float64(r.Config.Accounts)/r.CreateTime.Seconds(), r.Config.CreateWorkers)
+	}},
+	{"Bound: max(N ÷ rate limit, time to create)", "", func(r *Result) string {
+		return fmt.Sprintf("%s (N ÷ %g rps = %s)", secs(r.Bound()), r.Config.RPS,
+			secs(r.Config.Bound(0)))
+	}},
+	{"Time to all Ready", "≤ 1.1× the bound", func(r *Result) string {
+		return fmt.Sprintf("%s = **%.2f×** the bound", secs(r.ReadyTime), r.ReadyRatio())
+	}},
+	{"Partnership API calls per account", "1.00", func(r *Result) string {
+		return fmt.Sprintf("**%.2f** (%s)", r.CallsPerAccount(), r.Calls)
+	}},
+	{"Kubernetes writes per account (PartnerAccounts and their status)", "≤ 3", func(r *Result) string {
+		return fmt.Sprintf("**%.2f** (%d writes; the benchmark's own %d creates left out)",
+			r.WritesPerAccount(), r.Writes.PartnerAccounts, r.BenchWrites)
+	}},
+	{"The operator's other writes meanwhile", "", func(r *Result) string {
+		return fmt.Sprintf("events %d, leases %d", r.Writes.Events, r.Writes.Leases)
+	}},
+	{"Peak RSS (VmHWM)", "≤ 96 MiB", func(r *Result) string {
+		return fmt.Sprintf("**%.1f MiB** (highest VmRSS sampled: %.1f MiB)", mib(r.PeakRSS), mib(r.MaxSampledRSS))
+	}},
+	{"CPU seconds, first create to all Ready", "", func(r *Result) string {
+		return fmt.Sprintf("%.1f s", r.CPUToReady.Seconds())
+	}},
+	{"Calls and writes during the idle window", "0 and 0", func(r *Result) string {
+		return fmt.Sprintf("**%d** calls, **%d** writes in %s (events %d, leases %d; %.2f CPU s)",
+			r.IdleCalls.Total(), r.IdleWrites.PartnerAccounts, r.Config.IdleWindow,
+			r.IdleWrites.Events, r.IdleWrites.Leases, r.CPUIdle.Seconds())
+	}},
+	{"Calls in the window after a restart", "0", func(r *Result) string {
+		return fmt.Sprintf("**%d** in %s (%s); %d writes; new process: peak RSS %.1f MiB, %.1f CPU s",
+			r.RestartCalls.Total(), r.Config.RestartWindow, r.RestartCalls, r.RestartWrites.PartnerAccounts,
+			mib(r.RestartPeakRSS), r.RestartCPU.Seconds())
+	}},
+	{"`endsAt` change reaching the API under backlog", "≤ 5 s", func(r *Result) string {
+		b := r.Backlog
+		var each []string
+		for _, c := range b.Changes {
+			each = append(each, c.describe())
+		}
+		depth := "unknown"
+		if b.QueueDepth >= 0 {
+			depth = fmt.Sprint(b.QueueDepth)
+		}
+		return fmt.Sprintf("slowest of %d: **%s** (each: %s; %d accounts due every %s at --partner-api-rps=%g: "+
+			"the wave: %d of %d end dates changed in the %s after the restart; then %.1f read-backs/s, "+
+			"work queue depth %s)",
+			len(b.Changes), b.Slowest().describe(), strings.Join(each, ", "), r.Config.Accounts,
+			r.Config.BacklogResync, r.Config.BacklogRPS, b.WaveUpdates, r.Config.backlogWave(),
+			b.WaveTime.Round(time.Second), b.ReadBacksPerSecond, depth)
+	}},
+}
+
+// Table renders the figures of one or more results as a Markdown table, a column
+// per result.
+func Table(results ...*Result) string {
+	var b strings.Builder
+	b.WriteString("| | target |")
+	for _, r := range results {
+		fmt.Fprintf(&b, " %s accounts |", Thousands(r.Config.Accounts))
+	}
+	b.WriteString("\n|---|---|" + strings.Repeat("---|", len(results)) + "\n")
+	for _, row := range rows {
+		fmt.Fprintf(&b, "| %s | %s |", row.what, row.target)
+		for _, r := range results {
+			fmt.Fprintf(&b, " %s |", row.show(r))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// secs shows a duration in seconds with one decimal, e.g. "103.2 s".
+func secs(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
+
+// Thousands shows n with comma separators, e.g. 10,000.
+func Thousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
