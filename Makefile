@@ -76,6 +76,11 @@ demo: control-plane ## Run the control plane, the simulator and the operator her
 	go build -o "$(LOCALBIN)/demo" ./test/demo
 	$(ENVTEST_VERSION_CHECK) "$(LOCALBIN)/demo"
 
+.PHONY: bench
+bench: control-plane ## Measure the operator at 1,000 and 10,000 accounts (about 30 minutes); write docs/benchmarks.md. BENCH_ARGS="-h" lists the flags.
+	go build -o "$(LOCALBIN)/bench" ./test/bench/cmd
+	$(ENVTEST_VERSION_CHECK) "$(LOCALBIN)/bench" $(BENCH_ARGS)
+
 .PHONY: lint
 lint: golangci-lint ## Run golangci-lint linter, on hack/monitoring's module too
 	"$(GOLANGCI_LINT)" run

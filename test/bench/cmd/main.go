@@ -1,0 +1,173 @@
+// Command bench is make bench: it measures the operator at 1,000 and 10,000
+// PartnerAccounts, each size on a fresh environment like make demo's (see package
+// test/bench), prints the figures, and writes them to docs/benchmarks.md, with a
+// PNG of Ready accounts over time for each size (drawn by hack/benchplot) and a
+// summary in README.md.
+//
+//	make bench
+//	make bench BENCH_ARGS="-accounts 1000 -rps 20"
+//
+// It exits non-zero, naming the step, when a step fails, and then keeps the
+// environment's logs.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/partnerbilling/partner-account-operator/test/bench"
+	"github.com/partnerbilling/partner-account-operator/test/localenv"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+// flags are the command line.
+type flags struct {
+	sizes        []int
+	cfg          bench.Config // all but Accounts and WorkDir
+	doc, readme  string
+	plot         bool
+	operatorArgs stringList
+}
+
+func parseFlags() (*flags, error) {
+	def := bench.DefaultConfig(0)
+	f := &flags{}
+	sizes := flag.String("accounts", "1000,10000",
+		"comma-separated numbers of PartnerAccounts; each runs on a fresh environment")
+	flag.Float64Var(&f.cfg.RPS, "rps", def.RPS, "the operator's --partner-api-rps, the rate limit of the bound")
+	flag.DurationVar(&f.cfg.Latency, "latency", def.Latency, "the simulator's latency on every API answer")
+	flag.IntVar(&f.cfg.CreateWorkers, "create-workers", def.CreateWorkers, "creates in flight at once")
+	flag.DurationVar(&f.cfg.ReadyTimeout, "ready-timeout", 0, "how long to wait for all Ready; 0: 3× the bound + 2m")
+	flag.DurationVar(&f.cfg.IdleWindow, "idle", def.IdleWindow, "how long to count calls and writes while idle")
+	flag.DurationVar(&f.cfg.RestartWindow, "restart", def.RestartWindow, "how long to count calls after a restart")
+	flag.DurationVar(&f.cfg.BacklogResync, "backlog-resync", def.BacklogResync, "--resync-period in the backlog phase")
+	flag.Float64Var(&f.cfg.BacklogRPS, "backlog-rps", def.BacklogRPS, "--partner-api-rps in the backlog phase")
+	flag.IntVar(&f.cfg.BacklogWave, "backlog-wave", 0,
+		"how many accounts' endsAt to change after the backlog phase's restart; 0: N or 1,000, whichever is fewer")
+	flag.DurationVar(&f.cfg.BacklogWarmup, "backlog-warmup", 0,
+		"the longest wait for the wave to reach the API; 0: 3× wave ÷ backlog-rps + 30s")
+	flag.DurationVar(&f.cfg.BacklogSettle, "backlog-settle", def.BacklogSettle,
+		"how long read-backs are counted before the endsAt changes")
+	flag.IntVar(&f.cfg.EndsAtChanges, "endsat-changes", def.EndsAtChanges,
+		"how many endsAt changes to time, one after the other")
+	flag.DurationVar(&f.cfg.EndsAtTimeout, "endsat-timeout", def.EndsAtTimeout, "how long to wait for each endsAt change")
+	flag.StringVar(&f.cfg.BinDir, "bin-dir", "bin", "where to build the operator and the simulator")
+	flag.StringVar(&f.doc, "doc", "docs/benchmarks.md", "the Markdown file to write, with the PNGs beside it; empty: none")
+	flag.StringVar(&f.readme, "readme", "README.md", "the README whose benchmark summary to rewrite; empty: none")
+	flag.BoolVar(&f.plot, "plot", true, "draw the PNGs with hack/benchplot (go run)")
+	flag.Var(&f.operatorArgs, "operator-arg", "an argument added to the operator's command line; repeat for more")
+	flag.Parse()
+	for s := range strings.SplitSeq(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-accounts %q: want positive numbers separated by commas", *sizes)
+		}
+		f.sizes = append(f.sizes, n)
+	}
+	f.cfg.OperatorArgs = f.operatorArgs
+	return f, nil
+}
+
+func run() int {
+	ctrllog.SetLogger(logr.Discard()) // envtest's own logging is not for the benchmark
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	f, err := parseFlags()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 2
+	}
+	m := describeMachine()
+	fmt.Printf("Machine: %s\n", m)
+
+	var runs []*sizeRun
+	for _, n := range f.sizes {
+		sr, err := runSize(ctx, f, n)
+		if err != nil {
+			return fail(ctx, err)
+		}
+		runs = append(runs, sr)
+		fmt.Printf("\n%s\n", bench.Table(sr.result))
+	}
+	if len(runs) > 1 {
+		fmt.Printf("All sizes:\n\n%s\n", bench.Table(results(runs)...))
+	}
+	if err := publish(f, m, runs); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: step \"Write the report\" failed:", err)
+		return 1
+	}
+	return 0
+}
+
+// sizeRun is one size's result and the load on the machine around it.
+type sizeRun struct {
+	result                *bench.Result
+	loadBefore, loadAfter string
+	took                  time.Duration
+}
+
+func results(runs []*sizeRun) []*bench.Result {
+	out := make([]*bench.Result, len(runs))
+	for i, r := range runs {
+		out[i] = r.result
+	}
+	return out
+}
+
+// runSize runs the benchmark at n accounts in a work directory of its own, which
+// is removed unless the run fails.
+func runSize(ctx context.Context, f *flags, n int) (*sizeRun, error) {
+	dir, err := os.MkdirTemp("", "partner-account-bench-")
+	if err != nil {
+		return nil, err
+	}
+	cfg := f.cfg
+	cfg.Accounts, cfg.WorkDir = n, dir
+	cfg.Logf = func(format string, args ...any) { fmt.Printf(format+"\n", args...) }
+	fmt.Printf("\n=== %d PartnerAccounts at --partner-api-rps=%g, simulator latency %s (logs in %s)\n",
+		n, cfg.RPS, cfg.Latency, dir)
+	sr := &sizeRun{loadBefore: loadAverage()}
+	start := time.Now()
+	sr.result, err = bench.Run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: logs kept in", dir)
+		return nil, err
+	}
+	sr.took, sr.loadAfter = time.Since(start), loadAverage()
+	_ = os.RemoveAll(dir)
+	return sr, nil
+}
+
+// fail reports a failed step and returns the exit code.
+func fail(ctx context.Context, err error) int {
+	step := "start"
+	if se, ok := errors.AsType[*localenv.StepError](err); ok {
+		step, err = se.Step, se.Err
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintf(os.Stderr, "bench: interrupted during step %q: %v\n", step, err)
+		return 130
+	}
+	fmt.Fprintf(os.Stderr, "bench: step %q failed: %v\n", step, err)
+	return 1
+}
+
+// stringList is a flag that may be repeated.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, " ") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }

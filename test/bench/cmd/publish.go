@@ -1,0 +1,151 @@
+package main
+
+import (
+	_ "embed"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/partnerbilling/partner-account-operator/internal/testenv"
+	"github.com/partnerbilling/partner-account-operator/test/bench"
+)
+
+//go:embed benchmarks.md.tmpl
+var docTemplate string
+
+// README.md's summary of the figures lies between these lines, which stay.
+const (
+	readmeStart = "<!-- make bench: start -->"
+	readmeEnd   = "<!-- make bench: end -->"
+)
+
+// docRun is one size as the document shows it.
+type docRun struct {
+	Result                *bench.Result
+	LoadBefore, LoadAfter string
+	Took                  time.Duration
+	PNG                   string // relative to the document
+}
+
+// publish writes the document, the PNGs beside it and README.md's summary, as
+// the flags say.
+func publish(f *flags, m machine, runs []*sizeRun) error {
+	if f.doc == "" {
+		return nil
+	}
+	root := testenv.Root()
+	doc := abs(root, f.doc)
+	if err := os.MkdirAll(filepath.Dir(doc), 0o755); err != nil {
+		return err
+	}
+	data := struct {
+		Date, Command, ServerVersion, Table string
+		Machine                             machine
+		Config                              bench.Config
+		Runs                                []docRun
+	}{
+		Date:          time.Now().UTC().Format("2006-01-02 15:04 MST"),
+		Command:       command(),
+		ServerVersion: runs[0].result.ServerVersion,
+		Table:         bench.Table(results(runs)...),
+		Machine:       m,
+		Config:        runs[0].result.Config,
+	}
+	for _, r := range runs {
+		png := fmt.Sprintf("benchmarks-ready-%d.png", r.result.Config.Accounts)
+		if f.plot {
+			if err := plot(root, r.result, filepath.Join(filepath.Dir(doc), png)); err != nil {
+				return err
+			}
+		}
+		data.Runs = append(data.Runs, docRun{Result: r.result, LoadBefore: r.loadBefore, LoadAfter: r.loadAfter,
+			Took: r.took, PNG: png})
+	}
+	tmpl, err := template.New("doc").Funcs(template.FuncMap{
+		"thousands": bench.Thousands,
+		"secs":      func(d time.Duration) string { return d.Round(time.Second).String() },
+	}).Parse(docTemplate)
+	if err != nil {
+		return err
+	}
+	var out strings.Builder
+	if err := tmpl.Execute(&out, data); err != nil {
+		return err
+	}
+	if err := os.WriteFile(doc, []byte(out.String()), 0o644); err != nil {
+		return err
+	}
+	fmt.Println("Wrote", doc)
+	if f.readme == "" {
+		return nil
+	}
+	return updateReadme(abs(root, f.readme), data.Date, data.Machine, data.Table)
+}
+
+// plot writes the CSV of Ready over time and has hack/benchplot draw it.
+func plot(root string, r *bench.Result, png string) error {
+	csv, err := os.CreateTemp("", "bench-ready-*.csv")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.Remove(csv.Name()) }()
+	fmt.Fprintln(csv, "seconds,ready")
+	fmt.Fprintln(csv, "0,0")
+	for i, t := range r.ReadyTimes {
+		fmt.Fprintf(csv, "%.3f,%d\n", t.Seconds(), i+1)
+	}
+	if err := csv.Close(); err != nil {
+		return err
+	}
+	cmd := exec.Command("go", "-C", filepath.Join(root, "hack", "benchplot"), "run", ".",
+		"-in", csv.Name(), "-out", png, "-accounts", fmt.Sprint(r.Config.Accounts),
+		"-bound", fmt.Sprintf("%.3f", r.Bound().Seconds()),
+		"-title", fmt.Sprintf("%d PartnerAccounts at --partner-api-rps=%g: Ready over time", r.Config.Accounts, r.Config.RPS))
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("hack/benchplot: %w", err)
+	}
+	fmt.Println("Wrote", png)
+	return nil
+}
+
+// updateReadme replaces what lies between the README's markers.
+func updateReadme(path, date string, m machine, table string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	text := string(data)
+	start := strings.Index(text, readmeStart)
+	end := strings.Index(text, readmeEnd)
+	if start < 0 || end < start {
+		return fmt.Errorf("%s has no lines %q and %q to write between", path, readmeStart, readmeEnd)
+	}
+	summary := fmt.Sprintf("%s\nMeasured by `make bench` on %s, on %d CPUs shared with whatever else ran; "+
+		"how, and the environment, in [docs/benchmarks.md](docs/benchmarks.md).\n\n%s", readmeStart, date, m.CPUs, table)
+	text = text[:start] + summary + text[end:]
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		return err
+	}
+	fmt.Println("Wrote the summary in", path)
+	return nil
+}
+
+// command is how to run the benchmark again as it ran.
+func command() string {
+	if len(os.Args) < 2 {
+		return "make bench"
+	}
+	return "make bench BENCH_ARGS=\"" + strings.Join(os.Args[1:], " ") + "\""
+}
+
+func abs(root, path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(root, path)
+}
