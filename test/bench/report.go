@@ -53,7 +53,7 @@ var rows = []row{
 	}},
 	{"`endsAt` change reaching the API under backlog", "≤ 5 s", func(r *Result) string {
 		b := r.Backlog
-		var each []string
+		each := make([]string, 0, len(b.Changes))
 		for _, c := range b.Changes {
 			each = append(each, c.describe())
 		}

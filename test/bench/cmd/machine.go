@@ -12,6 +12,9 @@ import (
 	"github.com/partnerbilling/partner-account-operator/internal/testenv"
 )
 
+// unknown stands for what could not be found out.
+const unknown = "unknown"
+
 // machine describes where the benchmark ran, for the report.
 type machine struct {
 	CPUs      int
@@ -40,7 +43,7 @@ func describeMachine() machine {
 func procField(path, key string) string {
 	f, err := os.Open(path)
 	if err != nil {
-		return "unknown"
+		return unknown
 	}
 	defer func() { _ = f.Close() }()
 	sc := bufio.NewScanner(f)
@@ -50,7 +53,7 @@ func procField(path, key string) string {
 			return strings.TrimSpace(v)
 		}
 	}
-	return "unknown"
+	return unknown
 }
 
 // memory shows /proc/meminfo's "24684096 kB" as "23.5 GiB".
@@ -66,11 +69,11 @@ func memory(kB string) string {
 func loadAverage() string {
 	data, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
-		return "unknown"
+		return unknown
 	}
 	f := strings.Fields(string(data))
 	if len(f) < 3 {
-		return "unknown"
+		return unknown
 	}
 	return strings.Join(f[:3], " ")
 }

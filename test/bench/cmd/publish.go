@@ -2,6 +2,7 @@ package main
 
 import (
 	_ "embed"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -88,17 +89,18 @@ func publish(f *flags, m machine, runs []*sizeRun) error {
 
 // plot writes the CSV of Ready over time and has hack/benchplot draw it.
 func plot(root string, r *bench.Result, png string) error {
+	var points strings.Builder
+	points.WriteString("seconds,ready\n0,0\n")
+	for i, t := range r.ReadyTimes {
+		fmt.Fprintf(&points, "%.3f,%d\n", t.Seconds(), i+1)
+	}
 	csv, err := os.CreateTemp("", "bench-ready-*.csv")
 	if err != nil {
 		return err
 	}
 	defer func() { _ = os.Remove(csv.Name()) }()
-	fmt.Fprintln(csv, "seconds,ready")
-	fmt.Fprintln(csv, "0,0")
-	for i, t := range r.ReadyTimes {
-		fmt.Fprintf(csv, "%.3f,%d\n", t.Seconds(), i+1)
-	}
-	if err := csv.Close(); err != nil {
+	_, err = csv.WriteString(points.String())
+	if err = errors.Join(err, csv.Close()); err != nil {
 		return err
 	}
 	cmd := exec.Command("go", "-C", filepath.Join(root, "hack", "benchplot"), "run", ".",
