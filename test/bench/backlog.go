@@ -2,8 +2,11 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -25,11 +28,20 @@ func (r *run) backlog(ctx context.Context) error {
 	if err := r.env.ResetSimulatorRequests(ctx); err != nil {
 		return err
 	}
+	started, err := workersStarted(r.env.OperatorLog)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	if err := r.env.RestartOperator(ctx,
 		"--resync-period="+r.cfg.BacklogResync.String(),
 		"--partner-api-rps="+strconv.FormatFloat(r.cfg.BacklogRPS, 'f', -1, 64),
 		"--metrics-bind-address="+metricsAddr, "--metrics-secure=false"); err != nil {
+		return err
+	}
+	// A change made before the controller has listed the accounts would come in
+	// with that list, at its low priority, rather than as a change.
+	if err := r.waitWorkers(ctx, started); err != nil {
 		return err
 	}
 	wave := r.cfg.backlogWave()
@@ -75,6 +87,41 @@ func (r *run) backlog(ctx context.Context) error {
 		r.cfg.logf("    %s: %s", c.Account, c.describe())
 	}
 	return nil
+}
+
+// waitWorkers waits until the operator's log says the controller's workers have
+// started more often than before times: the new process has the leader lease and
+// has listed the accounts.
+func (r *run) waitWorkers(ctx context.Context, before int) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		n, err := workersStarted(r.env.OperatorLog)
+		if err != nil || n > before {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the operator's controller did not start its workers within 2m; see %s", r.env.OperatorLog)
+		}
+		if err := sleep(ctx, 100*time.Millisecond, r.env.OperatorExited()); err != nil {
+			return err
+		}
+	}
+}
+
+// workersStarted counts controller-runtime's "Starting workers" lines for the
+// operator's controller in its log, which every process appends to.
+func workersStarted(logPath string) (int, error) {
+	data, err := os.ReadFile(logPath)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for line := range strings.Lines(string(data)) {
+		if strings.Contains(line, "Starting workers") && strings.Contains(line, `"controller": "`+controllerName+`"`) {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // waitWave waits until the simulator has answered an update per account of the
