@@ -61,12 +61,16 @@ var rows = []row{
 		if b.QueueDepth >= 0 {
 			depth = fmt.Sprint(b.QueueDepth)
 		}
+		caveat := ""
+		if !b.UnderBacklog(r.Config) {
+			caveat = "; **few read-backs were answered before the changes: this is not a figure under backlog**"
+		}
 		return fmt.Sprintf("slowest of %d: **%s** (each: %s; %d accounts due every %s at --partner-api-rps=%g: "+
 			"the wave: %d of %d end dates changed in the %s after the restart; then %.1f read-backs/s, "+
-			"work queue depth %s)",
+			"work queue depth %s%s)",
 			len(b.Changes), b.Slowest().describe(), strings.Join(each, ", "), r.Config.Accounts,
 			r.Config.BacklogResync, r.Config.BacklogRPS, b.WaveUpdates, r.Config.backlogWave(),
-			b.WaveTime.Round(time.Second), b.ReadBacksPerSecond, depth)
+			b.WaveTime.Round(time.Second), b.ReadBacksPerSecond, depth, caveat)
 	}},
 }
 

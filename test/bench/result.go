@@ -84,6 +84,11 @@ func (c EndsAtChange) describe() string {
 	return secs(c.Latency)
 }
 
+// UnderBacklog reports whether read-backs were being answered at a quarter of
+// BacklogRPS or more before the changes: without them, nothing was queued that a
+// change could wait behind.
+func (b Backlog) UnderBacklog(c Config) bool { return b.ReadBacksPerSecond >= c.BacklogRPS/4 }
+
 // Slowest is the change that took longest; a change that was not reached is
 // slower than any that was.
 func (b Backlog) Slowest() EndsAtChange {
