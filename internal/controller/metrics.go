@@ -3,13 +3,10 @@ package controller
 import (
 	"errors"
 	"slices"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
@@ -104,6 +101,12 @@ type accountState struct {
 	ready, reason, remote string
 }
 
+// count adds d to the gauges' series of st.
+func (st accountState) count(d float64) {
+	resourcesGauge.WithLabelValues(st.ready, st.reason).Add(d)
+	remoteAccountsGauge.WithLabelValues(st.remote).Add(d)
+}
+
 // stateOf is pa's accountState, with bounded label values.
 func stateOf(pa *billingv1alpha1.PartnerAccount) accountState {
 	st := accountState{ready: string(metav1.ConditionUnknown), reason: "None", remote: remoteNone}
@@ -122,66 +125,4 @@ func stateOf(pa *billingv1alpha1.PartnerAccount) accountState {
 		}
 	}
 	return st
-}
-
-// accountCounter keeps the gauges, and the read-back planner's account count, in
-// line with the PartnerAccounts in the cache, from the informer's events.
-type accountCounter struct {
-	readBacks *readBacks
-
-	mu     sync.Mutex
-	states map[types.UID]accountState
-}
-
-var _ toolscache.ResourceEventHandler = (*accountCounter)(nil)
-
-// OnAdd counts a PartnerAccount.
-func (c *accountCounter) OnAdd(obj any, _ bool) { c.set(obj) }
-
-// OnUpdate moves a PartnerAccount between counts.
-func (c *accountCounter) OnUpdate(_, obj any) { c.set(obj) }
-
-// OnDelete stops counting a PartnerAccount.
-func (c *accountCounter) OnDelete(obj any) {
-	if tomb, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-		obj = tomb.Obj
-	}
-	pa, ok := obj.(*billingv1alpha1.PartnerAccount)
-	if !ok {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old, ok := c.states[pa.UID]; ok {
-		c.add(old, -1)
-		delete(c.states, pa.UID)
-	}
-	c.readBacks.accountsChanged(int64(len(c.states)))
-}
-
-func (c *accountCounter) set(obj any) {
-	pa, ok := obj.(*billingv1alpha1.PartnerAccount)
-	if !ok {
-		return
-	}
-	st := stateOf(pa)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	old, known := c.states[pa.UID]
-	if known && old == st {
-		return
-	}
-	if known {
-		c.add(old, -1)
-	}
-	c.add(st, 1)
-	c.states[pa.UID] = st
-	if !known {
-		c.readBacks.accountsChanged(int64(len(c.states)))
-	}
-}
-
-func (c *accountCounter) add(st accountState, d float64) {
-	resourcesGauge.WithLabelValues(st.ready, st.reason).Add(d)
-	remoteAccountsGauge.WithLabelValues(st.remote).Add(d)
 }

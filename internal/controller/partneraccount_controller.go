@@ -28,7 +28,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -122,6 +121,7 @@ type PartnerAccountReconciler struct {
 	Reauthorized <-chan event.GenericEvent
 
 	readBacks *readBacks
+	tracker   *accountTracker
 }
 
 // +kubebuilder:rbac:groups=billing.partnerbilling.io,resources=partneraccounts,verbs=get;list;watch;patch
@@ -132,6 +132,10 @@ type PartnerAccountReconciler struct {
 // Reconcile brings one PartnerAccount's remote account in line with its spec and
 // reports what it found in the status.
 func (r *PartnerAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	if !r.tracker.synced() {
+		// Until every account is indexed, a duplicate accountUID could go unseen.
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	}
 	pa := &billingv1alpha1.PartnerAccount{}
 	if err := r.Get(ctx, req.NamespacedName, pa); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -142,23 +146,18 @@ func (r *PartnerAccountReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	return r.reconcileNormal(ctx, pa)
 }
 
-// SetupWithManager registers the controller, the field index on spec.accountUID
-// that finds PartnerAccounts claiming the same remote account, and the informer
-// handler that keeps the metrics and the read-back period in line with the cache.
+// SetupWithManager registers the controller, and the informer handler that keeps
+// the metrics, the read-back period and the index of PartnerAccounts by
+// spec.accountUID in line with the cache.
 func (r *PartnerAccountReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	r.Options = r.Options.withDefaults()
 	r.readBacks = newReadBacks(r.Options.ResyncPeriod, r.Options.ReadBackRate, mgr.GetLogger().WithName("readback"))
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &billingv1alpha1.PartnerAccount{}, accountUIDIndex,
-		func(o client.Object) []string {
-			return []string{o.(*billingv1alpha1.PartnerAccount).Spec.AccountUID}
-		}); err != nil {
-		return err
-	}
+	r.tracker = newAccountTracker(r.readBacks)
 	informer, err := mgr.GetCache().GetInformer(ctx, &billingv1alpha1.PartnerAccount{})
 	if err != nil {
 		return err
 	}
-	if _, err := informer.AddEventHandler(&accountCounter{readBacks: r.readBacks, states: map[types.UID]accountState{}}); err != nil {
+	if r.tracker.registration, err = informer.AddEventHandler(r.tracker); err != nil {
 		return err
 	}
 

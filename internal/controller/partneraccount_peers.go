@@ -4,15 +4,13 @@ import (
 	"context"
 	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
 )
-
-// accountUIDIndex indexes PartnerAccounts by spec.accountUID, across namespaces.
-const accountUIDIndex = "spec.accountUID"
 
 // owner returns the PartnerAccount that owns pa's remote account: the oldest of
 // those declaring its accountUID anywhere in the cluster (ties broken by namespace and
@@ -35,8 +33,15 @@ func (r *PartnerAccountReconciler) owner(ctx context.Context, pa *billingv1alpha
 // withAccountUID lists the PartnerAccounts, in every namespace, that declare uid.
 func (r *PartnerAccountReconciler) withAccountUID(ctx context.Context, uid string) (*billingv1alpha1.PartnerAccountList, error) {
 	var list billingv1alpha1.PartnerAccountList
-	if err := r.List(ctx, &list, client.MatchingFields{accountUIDIndex: uid}); err != nil {
-		return nil, fmt.Errorf("list PartnerAccounts with accountUID %q: %w", uid, err)
+	for _, key := range r.tracker.withAccountUID(uid) {
+		var pa billingv1alpha1.PartnerAccount
+		if err := r.Get(ctx, key, &pa); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue // deleted since
+			}
+			return nil, fmt.Errorf("read PartnerAccount %s with accountUID %q: %w", key, uid, err)
+		}
+		list.Items = append(list.Items, pa)
 	}
 	return &list, nil
 }
