@@ -98,7 +98,7 @@ lint-config: golangci-lint ## Verify golangci-lint linter configuration
 
 .PHONY: build
 build: manifests generate fmt vet ## Build the manager and the Partnership API simulator into bin/.
-	go build -o bin/manager ./cmd
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/manager ./cmd
 	go build -o bin/partnerapi-sim ./cmd/partnerapi-sim
 
 .PHONY: run

@@ -40,8 +40,8 @@ var _ = Describe("The operator as the Helm chart installs it", Ordered, func() {
 		}
 		environ, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(env.OperatorPID()), "environ"))
 		Expect(err).NotTo(HaveOccurred())
-		// 256Mi, the chart's default memory limit, through the downward API.
-		Expect(strings.Split(string(environ), "\x00")).To(ContainElement(MatchRegexp(`^GOMEMLIMIT=[0-9]+$`)))
+		// The chart's memory limit, in bytes, through the downward API; and GOGC.
+		Expect(strings.Split(string(environ), "\x00")).To(ContainElements(MatchRegexp(`^GOMEMLIMIT=[0-9]+$`), "GOGC=50"))
 	})
 
 	It("serves /metrics only to those allowed, with every metric the alerts and the dashboard use", func(ctx SpecContext) {
