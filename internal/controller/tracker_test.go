@@ -1,0 +1,75 @@
+package controller
+
+import (
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
+
+	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
+)
+
+func TestAccountTracker(t *testing.T) {
+	rb := newReadBacks(time.Minute, 0, logr.Discard())
+	tr := newAccountTracker(rb)
+	gauge := func(ready, reason string) float64 {
+		return testutil.ToFloat64(resourcesGauge.WithLabelValues(ready, reason))
+	}
+	remote := func(status string) float64 { return testutil.ToFloat64(remoteAccountsGauge.WithLabelValues(status)) }
+	readyBefore, noneBefore := gauge("True", billingv1alpha1.ReasonAccountReady), remote(remoteNone)
+	entitledBefore := remote("entitled")
+
+	a := newAccount("ns1", "a", "shared")
+	b := newAccount("ns2", "b", "shared")
+	tr.OnAdd(a, true)
+	tr.OnAdd(b, true)
+	if got := tr.withAccountUID("shared"); len(got) != 2 || got[0] != (types.NamespacedName{Namespace: "ns1", Name: "a"}) {
+		t.Errorf("withAccountUID = %v", got)
+	}
+	if d := remote(remoteNone) - noneBefore; d != 2 {
+		t.Errorf("remote none grew by %v, want 2", d)
+	}
+
+	ready := a.DeepCopy()
+	ready.Status.AccountStatus = "entitled"
+	ready.Status.Conditions = []metav1.Condition{{Type: billingv1alpha1.ConditionReady, Status: metav1.ConditionTrue,
+		Reason: billingv1alpha1.ReasonAccountReady}}
+	tr.OnUpdate(a, ready)
+	if d := gauge("True", billingv1alpha1.ReasonAccountReady) - readyBefore; d != 1 {
+		t.Errorf("Ready accounts grew by %v, want 1", d)
+	}
+	if d := remote("entitled") - entitledBefore; d != 1 {
+		t.Errorf("entitled grew by %v, want 1", d)
+	}
+
+	tr.OnDelete(toolscache.DeletedFinalStateUnknown{Key: "ns1/a", Obj: ready})
+	if d := gauge("True", billingv1alpha1.ReasonAccountReady) - readyBefore; d != 0 {
+		t.Errorf("a deleted account still counts: %v", d)
+	}
+	if got := tr.withAccountUID("shared"); len(got) != 1 || got[0].Name != "b" {
+		t.Errorf("withAccountUID after a delete = %v", got)
+	}
+	tr.OnDelete(b)
+	if got := tr.withAccountUID("shared"); len(got) != 0 {
+		t.Errorf("withAccountUID after both deletes = %v", got)
+	}
+	if d := remote(remoteNone) - noneBefore; d != 0 {
+		t.Errorf("remote none is off by %v after the deletes", d)
+	}
+	if rb.accounts.Load() != 0 {
+		t.Errorf("the read-back planner counts %d accounts", rb.accounts.Load())
+	}
+}
+
+func TestStateOfBoundsLabels(t *testing.T) {
+	pa := newAccount("ns", "a", "u")
+	pa.Status.AccountStatus = "frozen-by-a-new-server"
+	pa.Status.Conditions = []metav1.Condition{{Type: billingv1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: "SomethingNew"}}
+	if got := stateOf(pa); got != (accountState{ready: "False", reason: "Other", remote: remoteOther}) {
+		t.Errorf("stateOf = %+v", got)
+	}
+}
