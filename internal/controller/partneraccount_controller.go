@@ -29,12 +29,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -210,37 +208,6 @@ func (r *PartnerAccountReconciler) resultFor(o outcome) (ctrl.Result, error) {
 	default:
 		// A background read-back: within the read-back budget, after user work.
 		return ctrl.Result{RequeueAfter: r.readBacks.after(r.Options.Now()), Priority: new(readBackPriority)}, nil
-	}
-}
-
-// scheduleSettledAtStart is the event handler that puts each settled account found
-// at start on the read-back calendar, at low priority, instead of reconciling it.
-func (r *PartnerAccountReconciler) scheduleSettledAtStart() handler.EventHandler {
-	return handler.Funcs{
-		CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			pa, ok := e.Object.(*billingv1alpha1.PartnerAccount)
-			if !ok || !e.IsInInitialList || !settled(pa, r.Options.NoTokenInStatus) {
-				return
-			}
-			after := r.readBacks.afterRestart(r.Options.Now(), lastReadyChange(pa))
-			req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(pa)}
-			if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
-				pq.AddWithOpts(priorityqueue.AddOpts{After: after, Priority: new(readBackPriority)}, req)
-				return
-			}
-			q.AddAfter(req, after)
-		},
-	}
-}
-
-// notSettledAtStart passes every event but the creation, at start, of a settled
-// account: scheduleSettledAtStart takes those.
-func notSettledAtStart(noTokenInStatus bool) predicate.Predicate {
-	return predicate.Funcs{
-		CreateFunc: func(e event.CreateEvent) bool {
-			pa, ok := e.Object.(*billingv1alpha1.PartnerAccount)
-			return !ok || !e.IsInInitialList || !settled(pa, noTokenInStatus)
-		},
 	}
 }
 

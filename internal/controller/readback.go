@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -10,7 +11,14 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
 )
@@ -180,4 +188,35 @@ func lastReadyChange(pa *billingv1alpha1.PartnerAccount) time.Time {
 		return c.LastTransitionTime.Time
 	}
 	return time.Time{}
+}
+
+// scheduleSettledAtStart is the event handler that puts each settled account found
+// at start on the read-back calendar, at low priority, instead of reconciling it.
+func (r *PartnerAccountReconciler) scheduleSettledAtStart() handler.EventHandler {
+	return handler.Funcs{
+		CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			pa, ok := e.Object.(*billingv1alpha1.PartnerAccount)
+			if !ok || !e.IsInInitialList || !settled(pa, r.Options.NoTokenInStatus) {
+				return
+			}
+			after := r.readBacks.afterRestart(r.Options.Now(), lastReadyChange(pa))
+			req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(pa)}
+			if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
+				pq.AddWithOpts(priorityqueue.AddOpts{After: after, Priority: new(readBackPriority)}, req)
+				return
+			}
+			q.AddAfter(req, after)
+		},
+	}
+}
+
+// notSettledAtStart passes every event but the creation, at start, of a settled
+// account: scheduleSettledAtStart takes those.
+func notSettledAtStart(noTokenInStatus bool) predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc: func(e event.CreateEvent) bool {
+			pa, ok := e.Object.(*billingv1alpha1.PartnerAccount)
+			return !ok || !e.IsInInitialList || !settled(pa, noTokenInStatus)
+		},
+	}
 }
