@@ -113,9 +113,11 @@ func expectNoSecretsIn(path, partnerToken string, accounts []localenv.RemoteAcco
 	Expect(accounts).NotTo(BeEmpty())
 	for _, a := range accounts {
 		Expect(a.ActivationToken).NotTo(BeEmpty())
-		Expect(strings.Contains(log, a.ActivationToken)).To(BeFalse(), "the operator logged account %s's activation token", a.UID)
+		Expect(strings.Contains(log, a.ActivationToken)).To(BeFalse(),
+			"the operator logged account %s's activation token", a.UID)
 	}
-	GinkgoWriter.Printf("Operator log: %d bytes, no partner token, none of %d activation tokens\n", len(log), len(accounts))
+	GinkgoWriter.Printf("Operator log: %d bytes, no partner token, none of %d activation tokens\n",
+		len(log), len(accounts))
 }
 
 func showLog(path string) {

@@ -294,24 +294,25 @@ var _ = Describe("PartnerAccounts used with kubectl", Ordered, func() {
 		Expect(requests).NotTo(HaveKey(HavePrefix("delete")))
 	})
 
-	It("accepts the kustomize install too: kubectl apply --server-side -k config/default --dry-run=server", func(ctx SpecContext) {
-		// The namespace carries the restricted Pod Security Standard, as config/manager has it.
-		Expect(kubectl(ctx, "get", "namespace", localenv.Namespace, "-o", "jsonpath={.metadata.labels}")).To(
-			ContainSubstring(`"pod-security.kubernetes.io/enforce":"restricted"`))
-		defaultDir := filepath.Join(env.Root, "config", "default")
-		out, stderr, err := kubectlWithInput(ctx, "", "apply", "--server-side", "-k", defaultDir, "--dry-run=server")
-		Expect(err).NotTo(HaveOccurred())
-		Expect(stderr).NotTo(ContainSubstring("Warning"), "e.g. a Pod Security violation")
-		Expect(out).To(ContainSubstring(
-			"deployment.apps/partner-account-operator-controller-manager serverside-applied (server dry run)"))
+	It("accepts the kustomize install too: kubectl apply --server-side -k config/default --dry-run=server",
+		func(ctx SpecContext) {
+			// The namespace carries the restricted Pod Security Standard, as config/manager has it.
+			Expect(kubectl(ctx, "get", "namespace", localenv.Namespace, "-o", "jsonpath={.metadata.labels}")).To(
+				ContainSubstring(`"pod-security.kubernetes.io/enforce":"restricted"`))
+			defaultDir := filepath.Join(env.Root, "config", "default")
+			out, stderr, err := kubectlWithInput(ctx, "", "apply", "--server-side", "-k", defaultDir, "--dry-run=server")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(stderr).NotTo(ContainSubstring("Warning"), "e.g. a Pod Security violation")
+			Expect(out).To(ContainSubstring(
+				"deployment.apps/partner-account-operator-controller-manager serverside-applied (server dry run)"))
 
-		pod := kubectl(ctx, "apply", "--server-side", "-k", defaultDir, "--dry-run=server", "-o",
-			`jsonpath={.items[?(@.kind=="Deployment")].spec.template.spec}`)
-		Expect(pod).To(ContainSubstring(`"--partner-api-token-file=/var/run/secrets/partnerbilling.io/token"`))
-		Expect(pod).To(ContainSubstring(`"--partner-api-url=https://billing.1password.com/api/v1"`))
-		Expect(pod).To(ContainSubstring(`"mountPath":"/var/run/secrets/partnerbilling.io"`))
-		Expect(pod).To(ContainSubstring(`"secretName":"partner-api-token"`))
-	})
+			pod := kubectl(ctx, "apply", "--server-side", "-k", defaultDir, "--dry-run=server", "-o",
+				`jsonpath={.items[?(@.kind=="Deployment")].spec.template.spec}`)
+			Expect(pod).To(ContainSubstring(`"--partner-api-token-file=/var/run/secrets/partnerbilling.io/token"`))
+			Expect(pod).To(ContainSubstring(`"--partner-api-url=https://billing.1password.com/api/v1"`))
+			Expect(pod).To(ContainSubstring(`"mountPath":"/var/run/secrets/partnerbilling.io"`))
+			Expect(pod).To(ContainSubstring(`"secretName":"partner-api-token"`))
+		})
 
 	It("never shows the partner token, and the operator met no RBAC refusal", func(ctx SpecContext) {
 		kubectl(ctx, "get", "partneraccounts", "-A", "-o", "yaml")

@@ -25,18 +25,18 @@ var _ = Describe("Two replicas", Ordered, func() {
 		const n = 200
 		kubectl(ctx, "create", "namespace", failoverNS)
 		leader := env.Operator()
-		Eventually(ctx, func() int { return count(leader.Log, acquired) }).Should(BeNumerically(">=", 1))
+		Eventually(ctx, func() int { return leases(leader.Log) }).Should(BeNumerically(">=", 1))
 
 		By("starting a second replica, which waits for the lease")
 		standby, err := env.StartOperator(ctx, "operator-b")
 		Expect(err).NotTo(HaveOccurred())
-		Consistently(ctx, func() int { return count(standby.Log, acquired) }).WithTimeout(2 * time.Second).Should(BeZero())
+		Consistently(ctx, func() int { return leases(standby.Log) }).WithTimeout(2 * time.Second).Should(BeZero())
 
 		By(fmt.Sprintf("applying %d PartnerAccounts at once, the API answering in about 50ms", n))
 		Expect(env.SetSimulatorFaults(ctx, simulator.Faults{Latency: 50 * time.Millisecond})).To(Succeed())
 		DeferCleanup(func(ctx SpecContext) { Expect(env.SetSimulatorFaults(ctx, simulator.Faults{})).To(Succeed()) })
 		Expect(env.ResetSimulatorRequests(ctx)).To(Succeed())
-		var docs []string
+		docs := make([]string, 0, n)
 		for i := range n {
 			docs = append(docs, account(failoverNS, fmt.Sprintf("fo-%03d", i), fmt.Sprintf("fo-%03d", i), "Individual"))
 		}
@@ -44,13 +44,15 @@ var _ = Describe("Two replicas", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred())
 
 		By("killing the leader with SIGKILL once a fifth of the accounts exist")
-		Eventually(ctx, func() int { return remoteCount(ctx, "fo-") }).WithTimeout(time.Minute).Should(BeNumerically(">=", n/5))
+		Eventually(ctx, func() int { return remoteCount(ctx, "fo-") }).WithTimeout(time.Minute).
+			Should(BeNumerically(">=", n/5))
 		Expect(leader.Kill()).To(Succeed())
 		killed := time.Now()
-		Eventually(ctx, func() int { return count(standby.Log, acquired) }).WithTimeout(25 * time.Second).WithPolling(200 * time.Millisecond).
-			Should(Equal(1))
+		Eventually(ctx, func() int { return leases(standby.Log) }).
+			WithTimeout(25 * time.Second).WithPolling(200 * time.Millisecond).Should(Equal(1))
 		takeover := time.Since(killed)
-		GinkgoWriter.Printf("The second replica took the lease %v after the leader was killed\n", takeover.Round(100*time.Millisecond))
+		GinkgoWriter.Printf("The second replica took the lease %v after the leader was killed\n",
+			takeover.Round(100*time.Millisecond))
 		AddReportEntry("failover takeover", takeover.String())
 		Expect(takeover).To(BeNumerically("<", 20*time.Second))
 
@@ -69,17 +71,17 @@ var _ = Describe("Two replicas", Ordered, func() {
 
 		By("putting the first replica back and stopping the second, as before the spec")
 		Expect(env.RestartOperator(ctx)).To(Succeed())
-		before := count(env.Operator().Log, acquired)
+		before := leases(env.Operator().Log)
 		Expect(standby.Stop()).To(Succeed())
-		Eventually(ctx, func() int { return count(env.Operator().Log, acquired) }).WithTimeout(30 * time.Second).
+		Eventually(ctx, func() int { return leases(env.Operator().Log) }).WithTimeout(30 * time.Second).
 			Should(Equal(before + 1))
 	})
 })
 
-// count returns how many times s appears in the file at path.
-func count(path, s string) int {
+// leases returns how many times the operator whose log is at path took the lease.
+func leases(path string) int {
 	data, _ := os.ReadFile(path)
-	return strings.Count(string(data), s)
+	return strings.Count(string(data), acquired)
 }
 
 // remoteCount returns how many accounts the simulator holds whose id starts with prefix.

@@ -26,7 +26,8 @@ var _ = Describe("The operator as the Helm chart installs it", Ordered, func() {
 	BeforeAll(func(ctx SpecContext) {
 		kubectl(ctx, "create", "namespace", installNS)
 		// Something for every metric to have seen: a create, reads, a first Ready.
-		applyManifest(ctx, strings.Replace(account(installNS, "metered", "inst-metered", "Individual"), "b5test.com", "b5test.ca", 1))
+		manifest := account(installNS, "metered", "inst-metered", "Individual")
+		applyManifest(ctx, strings.Replace(manifest, "b5test.com", "b5test.ca", 1))
 		kubectl(ctx, "wait", "-n", installNS, "--for=condition=Ready", "--timeout=30s", "partneraccount/metered")
 	})
 
@@ -34,8 +35,8 @@ var _ = Describe("The operator as the Helm chart installs it", Ordered, func() {
 		cmdline, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(env.OperatorPID()), "cmdline"))
 		Expect(err).NotTo(HaveOccurred())
 		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
-		for _, want := range []string{"--leader-elect", "--partner-api-rps=10", "--partner-api-burst=20", "--resync-period=10m",
-			"--max-concurrent-reconciles=4", "--activation-token-in-status=true"} {
+		for _, want := range []string{"--leader-elect", "--partner-api-rps=10", "--partner-api-burst=20",
+			"--resync-period=10m", "--max-concurrent-reconciles=4", "--activation-token-in-status=true"} {
 			Expect(args).To(ContainElement(want))
 		}
 		environ, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(env.OperatorPID()), "environ"))

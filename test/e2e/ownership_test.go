@@ -19,6 +19,12 @@ import (
 // ownershipNS is where the ownership specs put their PartnerAccounts.
 const ownershipNS = "e2e-ownership"
 
+// JSONPath expressions of the Ready condition's reason and message.
+const (
+	readyReasonPath  = `{.status.conditions[?(@.type=="Ready")].reason}`
+	readyMessagePath = `{.status.conditions[?(@.type=="Ready")].message}`
+)
+
 // account is a PartnerAccount manifest in namespace.
 func account(namespace, name, uid, accountType string, extra ...string) string {
 	return fmt.Sprintf(`apiVersion: billing.partnerbilling.io/v1alpha1
@@ -43,15 +49,17 @@ var _ = Describe("Only the accounts it owns", Ordered, func() {
 		Expect(env.SeedRemoteAccount(ctx, "own-pre-1", "I", "b5test.com", time.Now().Add(-time.Hour))).To(Succeed())
 		applyManifest(ctx, account(ownershipNS, "pre", "own-pre-1", "Individual", `  endsAt: "2033-01-01T00:00:00Z"`))
 		kubectl(ctx, "wait", "-n", ownershipNS, "--for=condition=Stalled", "--timeout=30s", "partneraccount/pre")
-		Expect(jsonpath(ctx, ownershipNS, "pre", `{.status.conditions[?(@.type=="Ready")].reason}`)).To(Equal("AccountExists"))
-		Expect(jsonpath(ctx, ownershipNS, "pre", `{.status.conditions[?(@.type=="Ready")].message}`)).
+		Expect(jsonpath(ctx, ownershipNS, "pre", readyReasonPath)).To(Equal("AccountExists"))
+		Expect(jsonpath(ctx, ownershipNS, "pre", readyMessagePath)).
 			To(ContainSubstring("spec.adoptExisting"))
 		Expect(jsonpath(ctx, ownershipNS, "pre", "{.status.activationToken}")).To(BeEmpty())
 		Expect(remote(ctx, "own-pre-1").EndsAt).To(BeNil(), "it wrote the end date of an account it does not own")
 
-		kubectl(ctx, "patch", "-n", ownershipNS, "partneraccount", "pre", "--type", "merge", "-p", `{"spec":{"adoptExisting":true}}`)
+		kubectl(ctx, "patch", "-n", ownershipNS, "partneraccount", "pre", "--type", "merge",
+			"-p", `{"spec":{"adoptExisting":true}}`)
 		kubectl(ctx, "wait", "-n", ownershipNS, "--for=condition=Ready", "--timeout=30s", "partneraccount/pre")
-		Expect(jsonpath(ctx, ownershipNS, "pre", "{.status.activationToken}")).To(Equal(remote(ctx, "own-pre-1").ActivationToken))
+		Expect(jsonpath(ctx, ownershipNS, "pre", "{.status.activationToken}")).
+			To(Equal(remote(ctx, "own-pre-1").ActivationToken))
 		Expect(remote(ctx, "own-pre-1").EndsAt).To(HaveValue(sameTime("2033-01-01T00:00:00Z")))
 	})
 
@@ -64,17 +72,18 @@ var _ = Describe("Only the accounts it owns", Ordered, func() {
 
 		kubectl(ctx, "wait", "-n", ownershipNS, "--for=condition=Ready", "--timeout=30s", "partneraccount/lost")
 		Expect(jsonpath(ctx, ownershipNS, "lost", "{.status.accountUID}")).To(Equal("own-lost-1"))
-		Expect(jsonpath(ctx, ownershipNS, "lost", "{.status.activationToken}")).To(Equal(remote(ctx, "own-lost-1").ActivationToken))
+		Expect(jsonpath(ctx, ownershipNS, "lost", "{.status.activationToken}")).
+			To(Equal(remote(ctx, "own-lost-1").ActivationToken))
 		Expect(kubectl(ctx, "events", "-n", ownershipNS, "--for", "partneraccount/lost")).To(ContainSubstring("Recovered"))
 	})
 
-	It("leaves a pre-existing account of another type alone after a failed first create and a delete", func(ctx SpecContext) {
+	It("leaves a pre-existing account of another type alone after a failed create and a delete", func(ctx SpecContext) {
 		Expect(env.SeedRemoteAccount(ctx, "own-other-1", "F", "b5test.com", time.Now().Add(-time.Hour))).To(Succeed())
 		Expect(env.SetSimulatorFaults(ctx, simulator.Faults{ErrorRate: 1})).To(Succeed())
 		DeferCleanup(func(ctx SpecContext) { Expect(env.SetSimulatorFaults(ctx, simulator.Faults{})).To(Succeed()) })
 		applyManifest(ctx, account(ownershipNS, "other", "own-other-1", "Individual"))
 		Eventually(ctx, func() string {
-			return jsonpath(ctx, ownershipNS, "other", `{.status.conditions[?(@.type=="Ready")].reason}`)
+			return jsonpath(ctx, ownershipNS, "other", readyReasonPath)
 		}).Should(Equal("APIUnavailable"))
 
 		kubectl(ctx, "delete", "-n", ownershipNS, "partneraccount", "other", "--wait=false")
@@ -119,9 +128,9 @@ var _ = Describe("Only the accounts it owns", Ordered, func() {
 		kubectl(ctx, "annotate", "-n", ownershipNS, "partneraccount", "wrong", "--overwrite",
 			"billing.partnerbilling.io/reconcile-requested-at=wrong-url")
 		Eventually(ctx, func() string {
-			return jsonpath(ctx, ownershipNS, "wrong", `{.status.conditions[?(@.type=="Ready")].reason}`)
+			return jsonpath(ctx, ownershipNS, "wrong", readyReasonPath)
 		}).Should(Equal("APIEndpointMisconfigured"))
-		Expect(jsonpath(ctx, ownershipNS, "wrong", `{.status.conditions[?(@.type=="Ready")].message}`)).
+		Expect(jsonpath(ctx, ownershipNS, "wrong", readyMessagePath)).
 			To(ContainSubstring(wrong + "/api/v1/partners/accounts/own-wrong-1"))
 		Expect(jsonpath(ctx, ownershipNS, "wrong", "{.status.activationToken}")).To(Equal(token))
 
