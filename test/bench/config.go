@@ -1,7 +1,9 @@
-// Package bench measures the operator at scale on the same environment as make demo
-// (test/localenv): etcd and kube-apiserver, the Partnership API simulator with a set
-// latency, and the operator as its own process with the RBAC of config/rbac. Run
-// creates N PartnerAccounts and measures, each from a source outside the operator:
+// Package bench measures the operator at scale on the environment of test/localenv:
+// etcd and kube-apiserver, the Partnership API simulator with a set latency, and the
+// operator as its own process, installed from the Helm chart (dist/chart) and run
+// with the rendered Deployment's arguments and environment, so with the production
+// memory settings. Run creates N PartnerAccounts and measures, each from a source
+// outside the operator:
 //
 //   - the time until all are Ready, from a watch, against the bound
 //     max(N ÷ --partner-api-rps, time to create the objects);
@@ -20,8 +22,15 @@ package bench
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
+
+	"github.com/partnerbilling/partner-account-operator/internal/testenv"
 )
+
+// chart is the Helm chart the operator is installed from.
+const chart = "dist/chart"
 
 // Config says what to measure and how.
 type Config struct {
@@ -39,6 +48,11 @@ type Config struct {
 	// IdleWindow and RestartWindow are how long calls and writes are counted while
 	// the accounts sit idle, and after a restart of the operator.
 	IdleWindow, RestartWindow time.Duration
+	// ResyncPeriod is the operator's --resync-period, but in the backlog phase.
+	// Longer than the run, so that no periodic read-back falls in the idle and
+	// restart windows: those show that the operator does nothing unprompted.
+	// Read-backs are rate-limited by design, and measured in the backlog phase.
+	ResyncPeriod time.Duration
 	// BacklogResync and BacklogRPS are the operator's --resync-period and
 	// --partner-api-rps in the backlog phase: a resync period much shorter than
 	// N ÷ BacklogRPS makes more read-backs due than the rate limit lets through.
@@ -60,8 +74,11 @@ type Config struct {
 	EndsAtChanges int
 	// EndsAtTimeout is how long to wait for each endsAt change to reach the API.
 	EndsAtTimeout time.Duration
-	// OperatorArgs are added to the operator's command line in every phase.
+	// OperatorArgs are added to the operator's command line in every phase, after
+	// the chart's; a flag here overrides the chart's.
 	OperatorArgs []string
+	// Helm is the helm that renders the chart.
+	Helm string
 	// WorkDir receives the environment's kubeconfigs and logs; the caller removes it.
 	WorkDir string
 	// BinDir is where the operator and the simulator are built; see localenv.Options.
@@ -79,12 +96,23 @@ func DefaultConfig(n int) Config {
 		CreateWorkers: 32,
 		IdleWindow:    60 * time.Second,
 		RestartWindow: 60 * time.Second,
+		ResyncPeriod:  time.Hour,
 		BacklogResync: 5 * time.Second,
 		BacklogRPS:    10,
 		BacklogSettle: 10 * time.Second,
 		EndsAtChanges: 3,
 		EndsAtTimeout: 2 * time.Minute,
+		Helm:          defaultHelm(),
 	}
+}
+
+// defaultHelm is $HELM, or else bin/helm in the repository, as make test's
+// end-to-end suite finds it.
+func defaultHelm() string {
+	if p := os.Getenv("HELM"); p != "" {
+		return p
+	}
+	return filepath.Join(testenv.Root(), "bin", "helm")
 }
 
 // Bound is the time the accounts cannot be Ready faster than: N ÷ RPS, or the time
@@ -99,12 +127,16 @@ func (c Config) validate() error {
 		return fmt.Errorf("bench: %d accounts: want at least 1", c.Accounts)
 	case c.RPS <= 0 || c.BacklogRPS <= 0:
 		return fmt.Errorf("bench: rates %v and %v must be positive", c.RPS, c.BacklogRPS)
+	case c.ResyncPeriod <= 0:
+		return fmt.Errorf("bench: resync period %s must be positive", c.ResyncPeriod)
 	case c.EndsAtChanges < 1 || c.EndsAtChanges > c.Accounts:
 		return fmt.Errorf("bench: %d endsAt changes: want 1 to %d", c.EndsAtChanges, c.Accounts)
 	case c.CreateWorkers < 1:
 		return fmt.Errorf("bench: %d create workers: want at least 1", c.CreateWorkers)
 	case c.WorkDir == "":
 		return fmt.Errorf("bench: Config.WorkDir is required")
+	case c.Helm == "":
+		return fmt.Errorf("bench: Config.Helm is required, to render %s", chart)
 	}
 	return nil
 }

@@ -27,6 +27,10 @@ type Result struct {
 	BenchWrites int
 	// CPUToReady is the operator's CPU time from the first create to all Ready.
 	CPUToReady time.Duration
+	// OperatorArgs and OperatorEnv are the arguments the operator ran with and the
+	// environment variables set for it (the chart's), read from its /proc entries
+	// when all were Ready; paths in the work directory show as <work dir>.
+	OperatorArgs, OperatorEnv []string
 
 	// IdleCalls and IdleWrites are counted over Config.IdleWindow after all Ready;
 	// CPUIdle is the operator's CPU time then.

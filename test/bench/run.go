@@ -28,8 +28,10 @@ type run struct {
 }
 
 // Run starts a fresh environment, measures, stops the environment and returns
-// the figures. The operator runs with --partner-api-rps=cfg.RPS, the simulator
-// with --latency=cfg.Latency.
+// the figures. The operator is installed from the chart and runs with the
+// rendered Deployment's arguments and environment, followed by
+// --partner-api-rps=cfg.RPS, --resync-period=cfg.ResyncPeriod and
+// cfg.OperatorArgs; the simulator runs with --latency=cfg.Latency.
 func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -38,9 +40,13 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		WorkDir:       cfg.WorkDir,
 		BinDir:        cfg.BinDir,
 		Progress:      func(step string) { cfg.logf("==> %s", step) },
+		Chart:         chart,
+		Helm:          cfg.Helm,
 		SimulatorArgs: []string{"--latency=" + cfg.Latency.String()},
-		OperatorArgs: append([]string{"--partner-api-rps=" + strconv.FormatFloat(cfg.RPS, 'f', -1, 64)},
-			cfg.OperatorArgs...),
+		OperatorArgs: append([]string{
+			"--partner-api-rps=" + strconv.FormatFloat(cfg.RPS, 'f', -1, 64),
+			"--resync-period=" + cfg.ResyncPeriod.String(),
+		}, cfg.OperatorArgs...),
 	})
 	if err != nil {
 		return nil, err
@@ -164,6 +170,9 @@ func (r *run) toReady(ctx context.Context, tracker *readyTracker) error {
 		return err
 	}
 	r.res.CPUToReady = proc1.CPU - proc0.CPU
+	if r.res.OperatorArgs, r.res.OperatorEnv, err = commandOf(r.env.OperatorPID(), r.cfg.WorkDir); err != nil {
+		return err
+	}
 	r.cfg.logf("    All Ready after %s: %.2f calls and %.2f writes per account", r.res.ReadyTime.Round(time.Millisecond),
 		r.res.CallsPerAccount(), r.res.WritesPerAccount())
 	return nil

@@ -54,6 +54,8 @@ func parseFlags() (*flags, error) {
 	flag.DurationVar(&f.cfg.ReadyTimeout, "ready-timeout", 0, "how long to wait for all Ready; 0: 3× the bound + 2m")
 	flag.DurationVar(&f.cfg.IdleWindow, "idle", def.IdleWindow, "how long to count calls and writes while idle")
 	flag.DurationVar(&f.cfg.RestartWindow, "restart", def.RestartWindow, "how long to count calls after a restart")
+	flag.DurationVar(&f.cfg.ResyncPeriod, "resync-period", def.ResyncPeriod,
+		"the operator's --resync-period: longer than the run, so that no read-back falls in the idle and restart windows")
 	flag.DurationVar(&f.cfg.BacklogResync, "backlog-resync", def.BacklogResync, "--resync-period in the backlog phase")
 	flag.Float64Var(&f.cfg.BacklogRPS, "backlog-rps", def.BacklogRPS, "--partner-api-rps in the backlog phase")
 	flag.IntVar(&f.cfg.BacklogWave, "backlog-wave", 0,
@@ -66,6 +68,7 @@ func parseFlags() (*flags, error) {
 		"how many endsAt changes to time, one after the other")
 	flag.DurationVar(&f.cfg.EndsAtTimeout, "endsat-timeout", def.EndsAtTimeout, "how long to wait for each endsAt change")
 	flag.StringVar(&f.cfg.BinDir, "bin-dir", "bin", "where to build the operator and the simulator")
+	flag.StringVar(&f.cfg.Helm, "helm", def.Helm, "the helm that renders dist/chart (default $HELM, or bin/helm)")
 	flag.StringVar(&f.doc, "doc", "docs/benchmarks.md", "the Markdown file to write, with the PNGs beside it; empty: none")
 	flag.StringVar(&f.readme, "readme", "README.md", "the README whose benchmark summary to rewrite; empty: none")
 	flag.BoolVar(&f.plot, "plot", true, "draw the PNGs with hack/benchplot (go run)")
