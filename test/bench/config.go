@@ -13,7 +13,7 @@
 //   - the operator's peak RSS and CPU seconds, from /proc;
 //   - calls and writes while the accounts sit idle, and calls after a restart;
 //   - how long a change of spec.endsAt takes to reach the API while a backlog of
-//     read-backs waits.
+//     N reconciles, each reading its account, waits.
 //
 // make bench runs it at 1,000 and 10,000 accounts (cmd) and writes
 // docs/benchmarks.md; make test runs it at 200 accounts (bench_test.go, build tag
@@ -48,26 +48,14 @@ type Config struct {
 	// IdleWindow and RestartWindow are how long calls and writes are counted while
 	// the accounts sit idle, and after a restart of the operator.
 	IdleWindow, RestartWindow time.Duration
-	// ResyncPeriod is the operator's --resync-period, but in the backlog phase.
-	// Longer than the run, so that no periodic read-back falls in the idle and
-	// restart windows: those show that the operator does nothing unprompted.
-	// Read-backs are rate-limited by design, and measured in the backlog phase.
+	// ResyncPeriod is the operator's --resync-period in every phase. Longer than
+	// the run, so that no periodic read-back falls in the idle and restart
+	// windows: those show that the operator does nothing unprompted. Read-backs
+	// are rate-limited by design; the backlog phase makes a backlog of reads of
+	// its own.
 	ResyncPeriod time.Duration
-	// BacklogResync and BacklogRPS are the operator's --resync-period and
-	// --partner-api-rps in the backlog phase: a resync period much shorter than
-	// N ÷ BacklogRPS makes more read-backs due than the rate limit lets through.
-	BacklogResync time.Duration
-	BacklogRPS    float64
-	// BacklogWave is how many accounts' endsAt the backlog phase changes right
-	// after its restart, as users would while the operator runs; 0 means N or
-	// 1,000, whichever is fewer. Enough that a change queued behind their
-	// read-backs would wait far longer than the target.
-	BacklogWave int
-	// BacklogWarmup is how long the backlog phase waits, at most, for the wave to
-	// reach the API; 0 means three times BacklogWave ÷ BacklogRPS, plus 30 s.
-	BacklogWarmup time.Duration
-	// BacklogSettle is how long read-backs are counted after the warm-up, to show
-	// the rate at which they are answered.
+	// BacklogSettle is how long reads are counted in the backlog phase once the
+	// restarted controller has started, before the endsAt changes.
 	BacklogSettle time.Duration
 	// EndsAtChanges is how many accounts' endsAt to change, one after the other:
 	// where a change lands in the backlog is chance, so one is not enough.
@@ -97,8 +85,6 @@ func DefaultConfig(n int) Config {
 		IdleWindow:    60 * time.Second,
 		RestartWindow: 60 * time.Second,
 		ResyncPeriod:  time.Hour,
-		BacklogResync: 5 * time.Second,
-		BacklogRPS:    10,
 		BacklogSettle: 10 * time.Second,
 		EndsAtChanges: 3,
 		EndsAtTimeout: 2 * time.Minute,
@@ -125,8 +111,8 @@ func (c Config) validate() error {
 	switch {
 	case c.Accounts < 1:
 		return fmt.Errorf("bench: %d accounts: want at least 1", c.Accounts)
-	case c.RPS <= 0 || c.BacklogRPS <= 0:
-		return fmt.Errorf("bench: rates %v and %v must be positive", c.RPS, c.BacklogRPS)
+	case c.RPS <= 0:
+		return fmt.Errorf("bench: rate %v must be positive", c.RPS)
 	case c.ResyncPeriod <= 0:
 		return fmt.Errorf("bench: resync period %s must be positive", c.ResyncPeriod)
 	case c.EndsAtChanges < 1 || c.EndsAtChanges > c.Accounts:
@@ -146,20 +132,6 @@ func (c Config) readyTimeout() time.Duration {
 		return c.ReadyTimeout
 	}
 	return 3*c.Bound(0) + 2*time.Minute
-}
-
-func (c Config) backlogWave() int {
-	if c.BacklogWave > 0 {
-		return min(c.BacklogWave, c.Accounts)
-	}
-	return min(c.Accounts, 1000)
-}
-
-func (c Config) backlogWarmup() time.Duration {
-	if c.BacklogWarmup > 0 {
-		return c.BacklogWarmup
-	}
-	return time.Duration(3*float64(c.backlogWave())/c.BacklogRPS*float64(time.Second)) + 30*time.Second
 }
 
 func (c Config) logf(format string, args ...any) {

@@ -76,3 +76,16 @@ func TestCommandOf(t *testing.T) {
 		t.Errorf("env %q, want %q", env, want)
 	}
 }
+
+func TestUnderBacklog(t *testing.T) {
+	cfg := DefaultConfig(200)
+	for _, tt := range []struct {
+		before, after int
+		want          bool
+	}{{150, 20, true}, {150, 19, false}, {19, 150, false}, {-1, 150, false}, {200, 200, true}} {
+		b := Backlog{QueueDepth: tt.before, QueueDepthAfter: tt.after}
+		if got := b.UnderBacklog(cfg); got != tt.want {
+			t.Errorf("depths %d then %d of 200 accounts: UnderBacklog = %v, want %v", tt.before, tt.after, got, tt.want)
+		}
+	}
+}

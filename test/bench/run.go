@@ -89,15 +89,12 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	}
 
 	r := &run{cfg: cfg, env: env, client: c, res: &Result{Config: cfg, ServerVersion: env.ServerVersion}}
-	steps := []struct {
-		name string
-		fn   func(context.Context) error
-	}{
+	steps := []step{
 		{fmt.Sprintf("Create %d PartnerAccounts and wait for all to be Ready", cfg.Accounts),
 			func(ctx context.Context) error { return r.toReady(ctx, tracker) }},
 		{fmt.Sprintf("Leave them idle for %s", cfg.IdleWindow), r.idle},
 		{fmt.Sprintf("Restart the operator and count for %s", cfg.RestartWindow), r.restart},
-		{"Change an endsAt under a backlog of read-backs", r.backlog},
+		{"Restart the operator to move every token to a Secret, and change endsAt meanwhile", r.backlog},
 	}
 	for _, s := range steps {
 		cfg.logf("==> %s", s.name)
@@ -106,6 +103,12 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		}
 	}
 	return r.res, nil
+}
+
+// step is one phase of a run.
+type step struct {
+	name string
+	fn   func(context.Context) error
 }
 
 // toReady creates the accounts and waits until the watch has seen each Ready,

@@ -1,8 +1,8 @@
 // Command bench is make bench: it measures the operator at 1,000 and 10,000
-// PartnerAccounts, each size on a fresh environment like make demo's (see package
-// test/bench), prints the figures, and writes them to docs/benchmarks.md, with a
-// PNG of Ready accounts over time for each size (drawn by hack/benchplot) and a
-// summary in README.md.
+// PartnerAccounts, each size on a fresh environment (see package test/bench),
+// prints the figures, and writes them to docs/benchmarks.md, with a PNG of Ready
+// accounts over time for each size (drawn by hack/benchplot) and a summary in
+// README.md.
 //
 //	make bench
 //	make bench BENCH_ARGS="-accounts 1000 -rps 20"
@@ -56,14 +56,8 @@ func parseFlags() (*flags, error) {
 	flag.DurationVar(&f.cfg.RestartWindow, "restart", def.RestartWindow, "how long to count calls after a restart")
 	flag.DurationVar(&f.cfg.ResyncPeriod, "resync-period", def.ResyncPeriod,
 		"the operator's --resync-period: longer than the run, so that no read-back falls in the idle and restart windows")
-	flag.DurationVar(&f.cfg.BacklogResync, "backlog-resync", def.BacklogResync, "--resync-period in the backlog phase")
-	flag.Float64Var(&f.cfg.BacklogRPS, "backlog-rps", def.BacklogRPS, "--partner-api-rps in the backlog phase")
-	flag.IntVar(&f.cfg.BacklogWave, "backlog-wave", 0,
-		"how many accounts' endsAt to change after the backlog phase's restart; 0: N or 1,000, whichever is fewer")
-	flag.DurationVar(&f.cfg.BacklogWarmup, "backlog-warmup", 0,
-		"the longest wait for the wave to reach the API; 0: 3× wave ÷ backlog-rps + 30s")
 	flag.DurationVar(&f.cfg.BacklogSettle, "backlog-settle", def.BacklogSettle,
-		"how long read-backs are counted before the endsAt changes")
+		"how long reads are counted in the backlog phase before the endsAt changes")
 	flag.IntVar(&f.cfg.EndsAtChanges, "endsat-changes", def.EndsAtChanges,
 		"how many endsAt changes to time, one after the other")
 	flag.DurationVar(&f.cfg.EndsAtTimeout, "endsat-timeout", def.EndsAtTimeout, "how long to wait for each endsAt change")
