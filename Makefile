@@ -78,7 +78,7 @@ demo: control-plane ## Run the control plane, the simulator and the operator her
 	$(ENVTEST_VERSION_CHECK) "$(LOCALBIN)/demo"
 
 .PHONY: bench
-bench: control-plane helm ## Measure the operator, installed from dist/chart, at 1,000 and 10,000 accounts (about 30 minutes); write docs/benchmarks.md. BENCH_ARGS="-h" lists the flags.
+bench: control-plane helm ## Measure the operator, installed from dist/chart, at 1,000 and 10,000 accounts, and 1,000 with token Secrets (about 40 minutes); write docs/benchmarks.md. BENCH_ARGS="-h" lists the flags.
 	go build -o "$(LOCALBIN)/bench" ./test/bench/cmd
 	$(ENVTEST_VERSION_CHECK) HELM="$(HELM)" "$(LOCALBIN)/bench" $(BENCH_ARGS)
 

@@ -54,6 +54,11 @@ type Config struct {
 	// are rate-limited by design; the backlog phase makes a backlog of reads of
 	// its own.
 	ResyncPeriod time.Duration
+	// SecretRefs creates every account with spec.activationTokenSecretRef naming
+	// the Secret <name>-token, to compare the operator's memory with tokens in
+	// Secrets against tokens in status (issue 11). The backlog phase, which
+	// moves tokens from status to Secrets, is then left out.
+	SecretRefs bool
 	// BacklogSettle is how long reads are counted in the backlog phase once the
 	// restarted controller has started, before the endsAt changes.
 	BacklogSettle time.Duration

@@ -29,7 +29,7 @@ type docRun struct {
 	Result                *bench.Result
 	LoadBefore, LoadAfter string
 	Took                  time.Duration
-	PNG                   string // relative to the document
+	PNG                   string // relative to the document; none for runs with token Secrets
 }
 
 func newDocRun(r *sizeRun, png string) docRun {
@@ -41,15 +41,17 @@ type docData struct {
 	Date, Command, ServerVersion, Table string
 	Machine                             machine
 	Config                              bench.Config
-	Runs                                []docRun
+	Runs, SecretRefRuns                 []docRun
+	SecretRefsTable                     string
 	// OperatorArgs and OperatorEnv are what the first run's operator ran with;
 	// ChartResync is the chart's --resync-period among those arguments.
 	OperatorArgs, OperatorEnv []string
 	ChartResync               string
 }
 
-// newDocData gathers the document's data, each run with its PNG.
-func newDocData(m machine, runs []*sizeRun) docData {
+// newDocData gathers the document's data: runs are the sizes, withRefs the runs
+// again with token Secrets of withoutRefs, some of runs. Each of runs has its PNG.
+func newDocData(m machine, runs, withoutRefs, withRefs []*sizeRun) docData {
 	first := runs[0].result
 	data := docData{
 		Date:          time.Now().UTC().Format("2006-01-02 15:04 MST"),
@@ -64,6 +66,12 @@ func newDocData(m machine, runs []*sizeRun) docData {
 	}
 	for _, r := range runs {
 		data.Runs = append(data.Runs, newDocRun(r, pngName(r.result)))
+	}
+	if len(withRefs) > 0 {
+		data.SecretRefsTable = bench.SecretRefsTable(results(withoutRefs), results(withRefs))
+	}
+	for _, r := range withRefs {
+		data.SecretRefRuns = append(data.SecretRefRuns, newDocRun(r, ""))
 	}
 	return data
 }
@@ -89,8 +97,8 @@ func render(data docData) (string, error) {
 }
 
 // publish writes the document, the PNGs beside it and README.md's summary, as
-// the flags say.
-func publish(f *flags, m machine, runs []*sizeRun) error {
+// the flags say; see newDocData for the runs.
+func publish(f *flags, m machine, runs, withoutRefs, withRefs []*sizeRun) error {
 	if f.doc == "" {
 		return nil
 	}
@@ -99,7 +107,7 @@ func publish(f *flags, m machine, runs []*sizeRun) error {
 	if err := os.MkdirAll(filepath.Dir(doc), 0o755); err != nil {
 		return err
 	}
-	data := newDocData(m, runs)
+	data := newDocData(m, runs, withoutRefs, withRefs)
 	if f.plot {
 		for _, r := range runs {
 			if err := plot(root, r.result, filepath.Join(filepath.Dir(doc), pngName(r.result))); err != nil {
@@ -118,7 +126,20 @@ func publish(f *flags, m machine, runs []*sizeRun) error {
 	if f.readme == "" {
 		return nil
 	}
-	return updateReadme(abs(root, f.readme), data.Date, data.Machine, data.Table)
+	return updateReadme(abs(root, f.readme), data.Date, data.Machine, data.Table+secretRefsSummary(withoutRefs, withRefs))
+}
+
+// secretRefsSummary is a line per run with token Secrets for README.md's summary.
+func secretRefsSummary(withoutRefs, withRefs []*sizeRun) string {
+	var b strings.Builder
+	for i, with := range withRefs {
+		without := withoutRefs[i].result
+		fmt.Fprintf(&b, "\nWith `spec.activationTokenSecretRef` on every account (tokens in Secrets), %s accounts: "+
+			"peak RSS %.1f MiB against %.1f MiB with tokens in status, **%.2f×** (target: within 10%%).\n",
+			bench.Thousands(without.Config.Accounts), float64(with.result.PeakRSS)/(1<<20),
+			float64(without.PeakRSS)/(1<<20), bench.PeakRSSRatio(with.result, without))
+	}
+	return b.String()
 }
 
 // firstFlag is the value the first --name=value of args gives, or "unknown".
