@@ -20,14 +20,16 @@ var writeVerbs = map[string]bool{
 type writeCounts struct {
 	// PartnerAccounts counts writes to partneraccounts and its status subresource.
 	PartnerAccounts int
-	// Events and Leases count writes to events (either API group) and to leases,
-	// the operator's other writes: its Kubernetes Events and its leader lease.
-	Events, Leases int
+	// Secrets, Events and Leases count writes to secrets, to events (either API
+	// group) and to leases, the operator's other writes: its activation token
+	// Secrets, its Kubernetes Events and its leader lease.
+	Secrets, Events, Leases int
 }
 
 func (w writeCounts) minus(o writeCounts) writeCounts {
 	return writeCounts{
 		PartnerAccounts: w.PartnerAccounts - o.PartnerAccounts,
+		Secrets:         w.Secrets - o.Secrets,
 		Events:          w.Events - o.Events,
 		Leases:          w.Leases - o.Leases,
 	}
@@ -67,6 +69,8 @@ func scrapeWrites(ctx context.Context, cfg *rest.Config) (writeCounts, error) {
 		switch {
 		case labels["group"] == "billing.partnerbilling.io" && labels["resource"] == "partneraccounts":
 			w.PartnerAccounts += n
+		case labels["group"] == "" && labels["resource"] == "secrets":
+			w.Secrets += n
 		case labels["resource"] == "events":
 			w.Events += n
 		case labels["resource"] == "leases":

@@ -17,9 +17,10 @@ import (
 // TestBench200 is make bench at 200 accounts, run by make test. It prints the same
 // figures and asserts the ones per account, which do not depend on how fast the
 // machine is: 1.00 API calls and at most 3 writes per account, no call and no write
-// while idle, no call after a restart. Times are printed, never asserted.
+// while idle, no call after a restart. Times are printed, never asserted. It
+// installs the operator from dist/chart with the helm at $HELM, or bin/helm.
 //
-//	go test -tags bench ./test/bench/ -count=1 -v
+//	HELM=bin/helm go test -tags bench ./test/bench/ -count=1 -v
 func TestBench200(t *testing.T) {
 	ctrllog.SetLogger(logr.Discard())
 	cfg := bench.DefaultConfig(200)

@@ -1,7 +1,9 @@
-// Package bench measures the operator at scale on the same environment as make demo
-// (test/localenv): etcd and kube-apiserver, the Partnership API simulator with a set
-// latency, and the operator as its own process with the RBAC of config/rbac. Run
-// creates N PartnerAccounts and measures, each from a source outside the operator:
+// Package bench measures the operator at scale on the environment of test/localenv:
+// etcd and kube-apiserver, the Partnership API simulator with a set latency, and the
+// operator as its own process, installed from the Helm chart (dist/chart) and run
+// with the rendered Deployment's arguments and environment, so with the production
+// memory settings. Run creates N PartnerAccounts and measures, each from a source
+// outside the operator:
 //
 //   - the time until all are Ready, from a watch, against the bound
 //     max(N ÷ --partner-api-rps, time to create the objects);
@@ -11,7 +13,7 @@
 //   - the operator's peak RSS and CPU seconds, from /proc;
 //   - calls and writes while the accounts sit idle, and calls after a restart;
 //   - how long a change of spec.endsAt takes to reach the API while a backlog of
-//     read-backs waits.
+//     N reconciles, each reading its account, waits.
 //
 // make bench runs it at 1,000 and 10,000 accounts (cmd) and writes
 // docs/benchmarks.md; make test runs it at 200 accounts (bench_test.go, build tag
@@ -20,8 +22,15 @@ package bench
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
+
+	"github.com/partnerbilling/partner-account-operator/internal/testenv"
 )
+
+// chart is the Helm chart the operator is installed from.
+const chart = "dist/chart"
 
 // Config says what to measure and how.
 type Config struct {
@@ -39,29 +48,30 @@ type Config struct {
 	// IdleWindow and RestartWindow are how long calls and writes are counted while
 	// the accounts sit idle, and after a restart of the operator.
 	IdleWindow, RestartWindow time.Duration
-	// BacklogResync and BacklogRPS are the operator's --resync-period and
-	// --partner-api-rps in the backlog phase: a resync period much shorter than
-	// N ÷ BacklogRPS makes more read-backs due than the rate limit lets through.
-	BacklogResync time.Duration
-	BacklogRPS    float64
-	// BacklogWave is how many accounts' endsAt the backlog phase changes right
-	// after its restart, as users would while the operator runs; 0 means N or
-	// 1,000, whichever is fewer. Enough that a change queued behind their
-	// read-backs would wait far longer than the target.
-	BacklogWave int
-	// BacklogWarmup is how long the backlog phase waits, at most, for the wave to
-	// reach the API; 0 means three times BacklogWave ÷ BacklogRPS, plus 30 s.
-	BacklogWarmup time.Duration
-	// BacklogSettle is how long read-backs are counted after the warm-up, to show
-	// the rate at which they are answered.
+	// ResyncPeriod is the operator's --resync-period in every phase. Longer than
+	// the run, so that no periodic read-back falls in the idle and restart
+	// windows: those show that the operator does nothing unprompted. Read-backs
+	// are rate-limited by design; the backlog phase makes a backlog of reads of
+	// its own.
+	ResyncPeriod time.Duration
+	// SecretRefs creates every account with spec.activationTokenSecretRef naming
+	// the Secret <name>-token, to compare the operator's memory with tokens in
+	// Secrets against tokens in status (issue 11). The backlog phase, which
+	// moves tokens from status to Secrets, is then left out.
+	SecretRefs bool
+	// BacklogSettle is how long reads are counted in the backlog phase once the
+	// restarted controller has started, before the endsAt changes.
 	BacklogSettle time.Duration
 	// EndsAtChanges is how many accounts' endsAt to change, one after the other:
 	// where a change lands in the backlog is chance, so one is not enough.
 	EndsAtChanges int
 	// EndsAtTimeout is how long to wait for each endsAt change to reach the API.
 	EndsAtTimeout time.Duration
-	// OperatorArgs are added to the operator's command line in every phase.
+	// OperatorArgs are added to the operator's command line in every phase, after
+	// the chart's; a flag here overrides the chart's.
 	OperatorArgs []string
+	// Helm is the helm that renders the chart.
+	Helm string
 	// WorkDir receives the environment's kubeconfigs and logs; the caller removes it.
 	WorkDir string
 	// BinDir is where the operator and the simulator are built; see localenv.Options.
@@ -79,12 +89,21 @@ func DefaultConfig(n int) Config {
 		CreateWorkers: 32,
 		IdleWindow:    60 * time.Second,
 		RestartWindow: 60 * time.Second,
-		BacklogResync: 5 * time.Second,
-		BacklogRPS:    10,
+		ResyncPeriod:  time.Hour,
 		BacklogSettle: 10 * time.Second,
 		EndsAtChanges: 3,
 		EndsAtTimeout: 2 * time.Minute,
+		Helm:          defaultHelm(),
 	}
+}
+
+// defaultHelm is $HELM, or else bin/helm in the repository, as make test's
+// end-to-end suite finds it.
+func defaultHelm() string {
+	if p := os.Getenv("HELM"); p != "" {
+		return p
+	}
+	return filepath.Join(testenv.Root(), "bin", "helm")
 }
 
 // Bound is the time the accounts cannot be Ready faster than: N ÷ RPS, or the time
@@ -97,14 +116,18 @@ func (c Config) validate() error {
 	switch {
 	case c.Accounts < 1:
 		return fmt.Errorf("bench: %d accounts: want at least 1", c.Accounts)
-	case c.RPS <= 0 || c.BacklogRPS <= 0:
-		return fmt.Errorf("bench: rates %v and %v must be positive", c.RPS, c.BacklogRPS)
+	case c.RPS <= 0:
+		return fmt.Errorf("bench: rate %v must be positive", c.RPS)
+	case c.ResyncPeriod <= 0:
+		return fmt.Errorf("bench: resync period %s must be positive", c.ResyncPeriod)
 	case c.EndsAtChanges < 1 || c.EndsAtChanges > c.Accounts:
 		return fmt.Errorf("bench: %d endsAt changes: want 1 to %d", c.EndsAtChanges, c.Accounts)
 	case c.CreateWorkers < 1:
 		return fmt.Errorf("bench: %d create workers: want at least 1", c.CreateWorkers)
 	case c.WorkDir == "":
 		return fmt.Errorf("bench: Config.WorkDir is required")
+	case c.Helm == "":
+		return fmt.Errorf("bench: Config.Helm is required, to render %s", chart)
 	}
 	return nil
 }
@@ -114,20 +137,6 @@ func (c Config) readyTimeout() time.Duration {
 		return c.ReadyTimeout
 	}
 	return 3*c.Bound(0) + 2*time.Minute
-}
-
-func (c Config) backlogWave() int {
-	if c.BacklogWave > 0 {
-		return min(c.BacklogWave, c.Accounts)
-	}
-	return min(c.Accounts, 1000)
-}
-
-func (c Config) backlogWarmup() time.Duration {
-	if c.BacklogWarmup > 0 {
-		return c.BacklogWarmup
-	}
-	return time.Duration(3*float64(c.backlogWave())/c.BacklogRPS*float64(time.Second)) + 30*time.Second
 }
 
 func (c Config) logf(format string, args ...any) {

@@ -18,14 +18,16 @@ import (
 // namespace holds the benchmark's PartnerAccounts.
 const namespace = "bench"
 
-// endsAt is every account's end date at creation; the backlog phase moves one.
+// endsAt is every account's end date at creation; the backlog phase moves a few.
 var endsAt = metav1.NewTime(time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC))
 
 // accountName is the name, and the accountUID, of the i-th account.
 func accountName(i int) string { return fmt.Sprintf("bench-%05d", i) }
 
-func newAccount(i int) *billingv1alpha1.PartnerAccount {
-	return &billingv1alpha1.PartnerAccount{
+// newAccount is the i-th account; with secretRef, its activation token goes to the
+// Secret <name>-token.
+func newAccount(i int, secretRef bool) *billingv1alpha1.PartnerAccount {
+	pa := &billingv1alpha1.PartnerAccount{
 		ObjectMeta: metav1.ObjectMeta{Name: accountName(i), Namespace: namespace},
 		Spec: billingv1alpha1.PartnerAccountSpec{
 			AccountUID:  accountName(i),
@@ -34,14 +36,19 @@ func newAccount(i int) *billingv1alpha1.PartnerAccount {
 			EndsAt:      endsAt.DeepCopy(),
 		},
 	}
+	if secretRef {
+		pa.Spec.ActivationTokenSecretRef = &billingv1alpha1.SecretReference{Name: accountName(i) + "-token"}
+	}
+	return pa
 }
 
 // createAccounts creates n accounts with workers creates in flight at once, and
 // returns how many write requests it sent (retries included), to tell its own
-// writes from the operator's in kube-apiserver's counts.
-func createAccounts(ctx context.Context, c client.Client, n, workers int) (int, error) {
+// writes from the operator's in kube-apiserver's counts. With secretRefs, each
+// names a token Secret (newAccount).
+func createAccounts(ctx context.Context, c client.Client, n, workers int, secretRefs bool) (int, error) {
 	var sent atomic.Int64
-	err := parallel(ctx, n, workers, func(i int) error { return createOne(ctx, c, i, &sent) })
+	err := parallel(ctx, n, workers, func(i int) error { return createOne(ctx, c, newAccount(i, secretRefs), &sent) })
 	return int(sent.Load()), err
 }
 
@@ -81,16 +88,16 @@ feed:
 	return err
 }
 
-// createOne creates the i-th account, trying up to three times: with the
-// apiserver on the same two cores as everything else, a request may time out.
-func createOne(ctx context.Context, c client.Client, i int, sent *atomic.Int64) error {
+// createOne creates pa, trying up to three times: with the apiserver on the same
+// two cores as everything else, a request may time out.
+func createOne(ctx context.Context, c client.Client, pa *billingv1alpha1.PartnerAccount, sent *atomic.Int64) error {
 	var err error
 	for attempt := range 3 {
 		if attempt > 0 {
 			time.Sleep(time.Duration(attempt) * time.Second)
 		}
 		sent.Add(1)
-		err = c.Create(ctx, newAccount(i))
+		err = c.Create(ctx, pa.DeepCopy())
 		if err == nil || (attempt > 0 && apierrors.IsAlreadyExists(err)) {
 			return nil
 		}
@@ -98,5 +105,5 @@ func createOne(ctx context.Context, c client.Client, i int, sent *atomic.Int64) 
 			break
 		}
 	}
-	return fmt.Errorf("create %s: %w", accountName(i), err)
+	return fmt.Errorf("create %s: %w", pa.Name, err)
 }

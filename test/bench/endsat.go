@@ -13,12 +13,9 @@ import (
 	"github.com/partnerbilling/partner-account-operator/test/localenv"
 )
 
-// The end dates the backlog phase gives every account (the wave), then the few
-// whose change it times.
-var (
-	waveEndsAt  = metav1.NewTime(time.Date(2031, 12, 31, 0, 0, 0, 0, time.UTC))
-	timedEndsAt = metav1.NewTime(time.Date(2032, 6, 30, 0, 0, 0, 0, time.UTC))
-)
+// timedEndsAt is the end date the backlog phase gives the accounts whose change it
+// times.
+var timedEndsAt = metav1.NewTime(time.Date(2032, 6, 30, 0, 0, 0, 0, time.UTC))
 
 // patchEndsAt sets spec.endsAt of account name, as kubectl patch --type=merge would.
 func patchEndsAt(ctx context.Context, c client.Client, name string, at metav1.Time) error {

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -136,4 +138,40 @@ func (s *rssSampler) Stop() (last procStat, maxSampled int64, err error) {
 		return s.last, s.maxRSS, fmt.Errorf("no reading of /proc/%d: %v", s.pid, s.lastErr)
 	}
 	return s.last, s.maxRSS, nil
+}
+
+// commandOf returns the arguments a process runs with (/proc/<pid>/cmdline, less
+// the program), with workDir shown as <work dir>, and the variables of its
+// environment (/proc/<pid>/environ) that this process's own lacks: those the
+// environment set for it, such as the chart's GOMEMLIMIT and GOGC.
+func commandOf(pid int, workDir string) (args, env []string, err error) {
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return nil, nil, err
+	}
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		return nil, nil, err
+	}
+	dir, err := filepath.Abs(workDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, a := range nulSeparated(cmdline) {
+		if i > 0 {
+			args = append(args, strings.ReplaceAll(a, dir, "<work dir>"))
+		}
+	}
+	own := os.Environ()
+	for _, v := range nulSeparated(environ) {
+		if !slices.Contains(own, v) {
+			env = append(env, v)
+		}
+	}
+	return args, env, nil
+}
+
+// nulSeparated splits the NUL-terminated strings of a /proc file.
+func nulSeparated(data []byte) []string {
+	return strings.Split(strings.TrimSuffix(string(data), "\x00"), "\x00")
 }

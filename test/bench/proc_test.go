@@ -2,6 +2,8 @@ package bench
 
 import (
 	"os"
+	"os/exec"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -44,4 +46,46 @@ func cpuByRusage(t *testing.T) time.Duration {
 		t.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func TestCommandOf(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/token", nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("tail", "-f", dir+"/token")
+	cmd.Env = append(os.Environ(), "BENCH_TEST_VAR=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	// Start returns once the exec has begun; /proc shows the new command line a
+	// moment later.
+	var args, env []string
+	for deadline := time.Now().Add(5 * time.Second); len(args) == 0 && time.Now().Before(deadline); {
+		var err error
+		if args, env, err = commandOf(cmd.Process.Pid, dir); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if want := []string{"-f", "<work dir>/token"}; !slices.Equal(args, want) {
+		t.Errorf("args %q, want %q", args, want)
+	}
+	if want := []string{"BENCH_TEST_VAR=1"}; !slices.Equal(env, want) {
+		t.Errorf("env %q, want %q", env, want)
+	}
+}
+
+func TestUnderBacklog(t *testing.T) {
+	cfg := DefaultConfig(200)
+	for _, tt := range []struct {
+		before, after int
+		want          bool
+	}{{150, 20, true}, {150, 19, false}, {19, 150, false}, {-1, 150, false}, {200, 200, true}} {
+		b := Backlog{QueueDepth: tt.before, QueueDepthAfter: tt.after}
+		if got := b.UnderBacklog(cfg); got != tt.want {
+			t.Errorf("depths %d then %d of 200 accounts: UnderBacklog = %v, want %v", tt.before, tt.after, got, tt.want)
+		}
+	}
 }

@@ -33,7 +33,7 @@ var rows = []row{
 			r.WritesPerAccount(), r.Writes.PartnerAccounts, r.BenchWrites)
 	}},
 	{"The operator's other writes meanwhile", "", func(r *Result) string {
-		return fmt.Sprintf("events %d, leases %d", r.Writes.Events, r.Writes.Leases)
+		return otherWrites(r.Writes)
 	}},
 	{"Peak RSS (VmHWM)", "≤ 96 MiB", func(r *Result) string {
 		return fmt.Sprintf("**%.1f MiB** (highest VmRSS sampled: %.1f MiB)", mib(r.PeakRSS), mib(r.MaxSampledRSS))
@@ -42,9 +42,9 @@ var rows = []row{
 		return fmt.Sprintf("%.1f s", r.CPUToReady.Seconds())
 	}},
 	{"Calls and writes during the idle window", "0 and 0", func(r *Result) string {
-		return fmt.Sprintf("**%d** calls, **%d** writes in %s (events %d, leases %d; %.2f CPU s)",
+		return fmt.Sprintf("**%d** calls, **%d** writes in %s (%s; %.2f CPU s)",
 			r.IdleCalls.Total(), r.IdleWrites.PartnerAccounts, r.Config.IdleWindow,
-			r.IdleWrites.Events, r.IdleWrites.Leases, r.CPUIdle.Seconds())
+			otherWrites(r.IdleWrites), r.CPUIdle.Seconds())
 	}},
 	{"Calls in the window after a restart", "0", func(r *Result) string {
 		return fmt.Sprintf("**%d** in %s (%s); %d writes; new process: peak RSS %.1f MiB, %.1f CPU s",
@@ -52,26 +52,39 @@ var rows = []row{
 			mib(r.RestartPeakRSS), r.RestartCPU.Seconds())
 	}},
 	{"`endsAt` change reaching the API under backlog", "≤ 5 s", func(r *Result) string {
+		if r.Config.SecretRefs {
+			return "not measured: the tokens are in Secrets already, so the restart that makes the backlog finds nothing to do"
+		}
 		b := r.Backlog
 		each := make([]string, 0, len(b.Changes))
 		for _, c := range b.Changes {
 			each = append(each, c.describe())
 		}
-		depth := "unknown"
-		if b.QueueDepth >= 0 {
-			depth = fmt.Sprint(b.QueueDepth)
-		}
 		caveat := ""
 		if !b.UnderBacklog(r.Config) {
-			caveat = "; **few read-backs were answered before the changes: this is not a figure under backlog**"
+			caveat = fmt.Sprintf("; **the work queue held fewer than N ÷ 10 = %s accounts: "+
+				"this is not a figure under backlog**", Thousands(r.Config.Accounts/10))
 		}
-		return fmt.Sprintf("slowest of %d: **%s** (each: %s; %d accounts due every %s at --partner-api-rps=%g: "+
-			"the wave: %d of %d end dates changed in the %s after the restart; then %.1f read-backs/s, "+
-			"work queue depth %s%s)",
-			len(b.Changes), b.Slowest().describe(), strings.Join(each, ", "), r.Config.Accounts,
-			r.Config.BacklogResync, r.Config.BacklogRPS, b.WaveUpdates, r.Config.backlogWave(),
-			b.WaveTime.Round(time.Second), b.ReadBacksPerSecond, depth, caveat)
+		return fmt.Sprintf("slowest of %d: **%s** (each: %s; restarted with --activation-token-in-status=false, "+
+			"so all %s accounts to reconcile: %.1f reads/s and %.1f Secret writes/s over %s; "+
+			"work queue depth %s before the first change, %s after the last%s)",
+			len(b.Changes), b.Slowest().describe(), strings.Join(each, ", "), Thousands(r.Config.Accounts),
+			b.ReadsPerSecond, b.SecretWritesPerSecond, r.Config.BacklogSettle,
+			depth(b.QueueDepth), depth(b.QueueDepthAfter), caveat)
 	}},
+}
+
+// otherWrites shows the operator's writes other than of PartnerAccounts.
+func otherWrites(w writeCounts) string {
+	return fmt.Sprintf("Secrets %d, events %d, leases %d", w.Secrets, w.Events, w.Leases)
+}
+
+// depth shows a work queue depth, -1 being unknown.
+func depth(d int) string {
+	if d < 0 {
+		return "unknown"
+	}
+	return Thousands(d)
 }
 
 // Table renders the figures of one or more results as a Markdown table, a column
@@ -103,4 +116,54 @@ func Thousands(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// secretRefRows are the figures SecretRefsTable compares; base is the run
+// without spec.activationTokenSecretRef, nil in its own column.
+var secretRefRows = []struct {
+	what, target string
+	show         func(r, base *Result) string
+}{
+	{"Time to all Ready", "", func(r, _ *Result) string {
+		return fmt.Sprintf("%s = %.2f× the bound", secs(r.ReadyTime), r.ReadyRatio())
+	}},
+	{"Partnership API calls per account", "1.00", func(r, _ *Result) string {
+		return fmt.Sprintf("%.2f", r.CallsPerAccount())
+	}},
+	{"Kubernetes writes per account (PartnerAccounts and their status)", "≤ 3", func(r, _ *Result) string {
+		return fmt.Sprintf("%.2f", r.WritesPerAccount())
+	}},
+	{"The operator's other writes meanwhile", "", func(r, _ *Result) string { return otherWrites(r.Writes) }},
+	{"Peak RSS (VmHWM)", "within 10% of the run without", func(r, base *Result) string {
+		if base == nil {
+			return fmt.Sprintf("%.1f MiB", mib(r.PeakRSS))
+		}
+		return fmt.Sprintf("%.1f MiB = **%.2f×** the run without", mib(r.PeakRSS), PeakRSSRatio(r, base))
+	}},
+	{"Calls and writes idle; calls after a restart", "0, 0; 0", func(r, _ *Result) string {
+		return fmt.Sprintf("%d, %d; %d", r.IdleCalls.Total(), r.IdleWrites.PartnerAccounts, r.RestartCalls.Total())
+	}},
+}
+
+// PeakRSSRatio is the peak RSS of r over that of base.
+func PeakRSSRatio(r, base *Result) float64 { return float64(r.PeakRSS) / float64(base.PeakRSS) }
+
+// SecretRefsTable renders as a Markdown table runs of the same size without
+// spec.activationTokenSecretRef (without[i]) and with it (with[i]), side by side.
+func SecretRefsTable(without, with []*Result) string {
+	var b strings.Builder
+	b.WriteString("| | target |")
+	for i := range with {
+		n := Thousands(with[i].Config.Accounts)
+		fmt.Fprintf(&b, " %s accounts, token in status | %s accounts, token in a Secret |", n, n)
+	}
+	b.WriteString("\n|---|---|" + strings.Repeat("---|---|", len(with)) + "\n")
+	for _, row := range secretRefRows {
+		fmt.Fprintf(&b, "| %s | %s |", row.what, row.target)
+		for i := range with {
+			fmt.Fprintf(&b, " %s | %s |", row.show(without[i], nil), row.show(with[i], without[i]))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }

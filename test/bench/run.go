@@ -28,8 +28,10 @@ type run struct {
 }
 
 // Run starts a fresh environment, measures, stops the environment and returns
-// the figures. The operator runs with --partner-api-rps=cfg.RPS, the simulator
-// with --latency=cfg.Latency.
+// the figures. The operator is installed from the chart and runs with the
+// rendered Deployment's arguments and environment, followed by
+// --partner-api-rps=cfg.RPS, --resync-period=cfg.ResyncPeriod and
+// cfg.OperatorArgs; the simulator runs with --latency=cfg.Latency.
 func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -38,9 +40,13 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		WorkDir:       cfg.WorkDir,
 		BinDir:        cfg.BinDir,
 		Progress:      func(step string) { cfg.logf("==> %s", step) },
+		Chart:         chart,
+		Helm:          cfg.Helm,
 		SimulatorArgs: []string{"--latency=" + cfg.Latency.String()},
-		OperatorArgs: append([]string{"--partner-api-rps=" + strconv.FormatFloat(cfg.RPS, 'f', -1, 64)},
-			cfg.OperatorArgs...),
+		OperatorArgs: append([]string{
+			"--partner-api-rps=" + strconv.FormatFloat(cfg.RPS, 'f', -1, 64),
+			"--resync-period=" + cfg.ResyncPeriod.String(),
+		}, cfg.OperatorArgs...),
 	})
 	if err != nil {
 		return nil, err
@@ -83,15 +89,17 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	}
 
 	r := &run{cfg: cfg, env: env, client: c, res: &Result{Config: cfg, ServerVersion: env.ServerVersion}}
-	steps := []struct {
-		name string
-		fn   func(context.Context) error
-	}{
+	steps := []step{
 		{fmt.Sprintf("Create %d PartnerAccounts and wait for all to be Ready", cfg.Accounts),
 			func(ctx context.Context) error { return r.toReady(ctx, tracker) }},
 		{fmt.Sprintf("Leave them idle for %s", cfg.IdleWindow), r.idle},
 		{fmt.Sprintf("Restart the operator and count for %s", cfg.RestartWindow), r.restart},
-		{"Change an endsAt under a backlog of read-backs", r.backlog},
+	}
+	// With the tokens in Secrets already, the backlog phase's restart would find
+	// nothing to do.
+	if !cfg.SecretRefs {
+		steps = append(steps, step{"Restart the operator to move every token to a Secret, and change endsAt meanwhile",
+			r.backlog})
 	}
 	for _, s := range steps {
 		cfg.logf("==> %s", s.name)
@@ -100,6 +108,12 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		}
 	}
 	return r.res, nil
+}
+
+// step is one phase of a run.
+type step struct {
+	name string
+	fn   func(context.Context) error
 }
 
 // toReady creates the accounts and waits until the watch has seen each Ready,
@@ -118,7 +132,7 @@ func (r *run) toReady(ctx context.Context, tracker *readyTracker) error {
 	}
 	start := time.Now()
 	tracker.begin(start)
-	sent, err := createAccounts(ctx, r.client, r.cfg.Accounts, r.cfg.CreateWorkers)
+	sent, err := createAccounts(ctx, r.client, r.cfg.Accounts, r.cfg.CreateWorkers, r.cfg.SecretRefs)
 	r.res.BenchWrites = sent
 	if err != nil {
 		return err
@@ -164,6 +178,9 @@ func (r *run) toReady(ctx context.Context, tracker *readyTracker) error {
 		return err
 	}
 	r.res.CPUToReady = proc1.CPU - proc0.CPU
+	if r.res.OperatorArgs, r.res.OperatorEnv, err = commandOf(r.env.OperatorPID(), r.cfg.WorkDir); err != nil {
+		return err
+	}
 	r.cfg.logf("    All Ready after %s: %.2f calls and %.2f writes per account", r.res.ReadyTime.Round(time.Millisecond),
 		r.res.CallsPerAccount(), r.res.WritesPerAccount())
 	return nil

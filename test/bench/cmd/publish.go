@@ -24,17 +24,81 @@ const (
 	readmeEnd   = "<!-- make bench: end -->"
 )
 
-// docRun is one size as the document shows it.
+// docRun is one run as the document shows it.
 type docRun struct {
 	Result                *bench.Result
 	LoadBefore, LoadAfter string
 	Took                  time.Duration
-	PNG                   string // relative to the document
+	PNG                   string // relative to the document; none for runs with token Secrets
+}
+
+func newDocRun(r *sizeRun, png string) docRun {
+	return docRun{Result: r.result, LoadBefore: r.loadBefore, LoadAfter: r.loadAfter, Took: r.took, PNG: png}
+}
+
+// docData is what the document's template shows.
+type docData struct {
+	Date, Command, ServerVersion, Table string
+	Machine                             machine
+	Config                              bench.Config
+	Runs, SecretRefRuns                 []docRun
+	SecretRefsTable                     string
+	// OperatorArgs and OperatorEnv are what the first run's operator ran with;
+	// ChartResync is the chart's --resync-period among those arguments.
+	OperatorArgs, OperatorEnv []string
+	ChartResync               string
+}
+
+// newDocData gathers the document's data: runs are the sizes, withRefs the runs
+// again with token Secrets of withoutRefs, some of runs. Each of runs has its PNG.
+func newDocData(m machine, runs, withoutRefs, withRefs []*sizeRun) docData {
+	first := runs[0].result
+	data := docData{
+		Date:          time.Now().UTC().Format("2006-01-02 15:04 MST"),
+		Command:       command(),
+		ServerVersion: first.ServerVersion,
+		Table:         bench.Table(results(runs)...),
+		Machine:       m,
+		Config:        first.Config,
+		OperatorArgs:  first.OperatorArgs,
+		OperatorEnv:   first.OperatorEnv,
+		ChartResync:   firstFlag(first.OperatorArgs, "--resync-period"),
+	}
+	for _, r := range runs {
+		data.Runs = append(data.Runs, newDocRun(r, pngName(r.result)))
+	}
+	if len(withRefs) > 0 {
+		data.SecretRefsTable = bench.SecretRefsTable(results(withoutRefs), results(withRefs))
+	}
+	for _, r := range withRefs {
+		data.SecretRefRuns = append(data.SecretRefRuns, newDocRun(r, ""))
+	}
+	return data
+}
+
+// pngName is the file name of the plot of r, beside the document.
+func pngName(r *bench.Result) string {
+	return fmt.Sprintf("benchmarks-ready-%d.png", r.Config.Accounts)
+}
+
+// render executes the document's template.
+func render(data docData) (string, error) {
+	tmpl, err := template.New("doc").Option("missingkey=error").Funcs(template.FuncMap{
+		"thousands": bench.Thousands,
+		"secs":      func(d time.Duration) string { return d.Round(time.Second).String() },
+		"join":      strings.Join,
+	}).Parse(docTemplate)
+	if err != nil {
+		return "", err
+	}
+	var out strings.Builder
+	err = tmpl.Execute(&out, data)
+	return out.String(), err
 }
 
 // publish writes the document, the PNGs beside it and README.md's summary, as
-// the flags say.
-func publish(f *flags, m machine, runs []*sizeRun) error {
+// the flags say; see newDocData for the runs.
+func publish(f *flags, m machine, runs, withoutRefs, withRefs []*sizeRun) error {
 	if f.doc == "" {
 		return nil
 	}
@@ -43,48 +107,49 @@ func publish(f *flags, m machine, runs []*sizeRun) error {
 	if err := os.MkdirAll(filepath.Dir(doc), 0o755); err != nil {
 		return err
 	}
-	data := struct {
-		Date, Command, ServerVersion, Table string
-		Machine                             machine
-		Config                              bench.Config
-		Runs                                []docRun
-	}{
-		Date:          time.Now().UTC().Format("2006-01-02 15:04 MST"),
-		Command:       command(),
-		ServerVersion: runs[0].result.ServerVersion,
-		Table:         bench.Table(results(runs)...),
-		Machine:       m,
-		Config:        runs[0].result.Config,
-	}
-	for _, r := range runs {
-		png := fmt.Sprintf("benchmarks-ready-%d.png", r.result.Config.Accounts)
-		if f.plot {
-			if err := plot(root, r.result, filepath.Join(filepath.Dir(doc), png)); err != nil {
+	data := newDocData(m, runs, withoutRefs, withRefs)
+	if f.plot {
+		for _, r := range runs {
+			if err := plot(root, r.result, filepath.Join(filepath.Dir(doc), pngName(r.result))); err != nil {
 				return err
 			}
 		}
-		data.Runs = append(data.Runs, docRun{Result: r.result, LoadBefore: r.loadBefore, LoadAfter: r.loadAfter,
-			Took: r.took, PNG: png})
 	}
-	tmpl, err := template.New("doc").Funcs(template.FuncMap{
-		"thousands": bench.Thousands,
-		"secs":      func(d time.Duration) string { return d.Round(time.Second).String() },
-	}).Parse(docTemplate)
+	out, err := render(data)
 	if err != nil {
 		return err
 	}
-	var out strings.Builder
-	if err := tmpl.Execute(&out, data); err != nil {
-		return err
-	}
-	if err := os.WriteFile(doc, []byte(out.String()), 0o644); err != nil {
+	if err := os.WriteFile(doc, []byte(out), 0o644); err != nil {
 		return err
 	}
 	fmt.Println("Wrote", doc)
 	if f.readme == "" {
 		return nil
 	}
-	return updateReadme(abs(root, f.readme), data.Date, data.Machine, data.Table)
+	return updateReadme(abs(root, f.readme), data.Date, data.Machine, data.Table+secretRefsSummary(withoutRefs, withRefs))
+}
+
+// secretRefsSummary is a line per run with token Secrets for README.md's summary.
+func secretRefsSummary(withoutRefs, withRefs []*sizeRun) string {
+	var b strings.Builder
+	for i, with := range withRefs {
+		without := withoutRefs[i].result
+		fmt.Fprintf(&b, "\nWith `spec.activationTokenSecretRef` on every account (tokens in Secrets), %s accounts: "+
+			"peak RSS %.1f MiB against %.1f MiB with tokens in status, **%.2f×** (target: within 10%%).\n",
+			bench.Thousands(without.Config.Accounts), float64(with.result.PeakRSS)/(1<<20),
+			float64(without.PeakRSS)/(1<<20), bench.PeakRSSRatio(with.result, without))
+	}
+	return b.String()
+}
+
+// firstFlag is the value the first --name=value of args gives, or "unknown".
+func firstFlag(args []string, name string) string {
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, name+"="); ok {
+			return v
+		}
+	}
+	return unknown
 }
 
 // plot writes the CSV of Ready over time and has hack/benchplot draw it.
