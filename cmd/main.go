@@ -159,7 +159,7 @@ func main() {
 	// this setup is not recommended for production.
 	if len(metricsCertPath) > 0 {
 		setupLog.Info("Initializing metrics certificate watcher using provided certificates",
-			"metrics-cert-path", metricsCertPath, "metrics-cert-name", metricsCertName, "metrics-cert-key", metricsCertKey)
+			"metricsCertPath", metricsCertPath, "metricsCertName", metricsCertName, "metricsCertKey", metricsCertKey)
 
 		metricsServerOptions.CertDir = metricsCertPath
 		metricsServerOptions.CertName = metricsCertName

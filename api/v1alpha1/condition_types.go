@@ -112,7 +112,7 @@ const (
 	EventRecovered = "Recovered"
 	// EventUpdated: the controller changed the remote account's end date.
 	EventUpdated = "Updated"
-	// EventDeleted: the controller deactivated the remote account.
+	// EventDeleted: the controller deactivated the remote account, or found it already gone.
 	EventDeleted = "Deleted"
 	// EventOrphaned: the resource was deleted and the remote account left as it is.
 	EventOrphaned = "Orphaned"

@@ -217,11 +217,12 @@ type PartnerAccount struct {
 
 // +kubebuilder:object:root=true
 
-// PartnerAccountList contains a list of PartnerAccount
+// PartnerAccountList contains a list of PartnerAccount.
 type PartnerAccountList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitzero"`
-	Items           []PartnerAccount `json:"items"`
+	// Items are the PartnerAccounts.
+	Items []PartnerAccount `json:"items"`
 }
 
 func init() {

@@ -46,20 +46,27 @@ import (
 
 // Defaults for Options.
 const (
-	DefaultResyncPeriod            = 10 * time.Minute
+	// DefaultResyncPeriod is the default Options.ResyncPeriod.
+	DefaultResyncPeriod = 10 * time.Minute
+	// DefaultUnauthorizedRetryPeriod is the default Options.UnauthorizedRetryPeriod.
 	DefaultUnauthorizedRetryPeriod = 2 * time.Minute
-	DefaultBackoffBase             = time.Second
-	DefaultBackoffMax              = 5 * time.Minute
+	// DefaultBackoffBase is the default Options.BackoffBase.
+	DefaultBackoffBase = time.Second
+	// DefaultBackoffMax is the default Options.BackoffMax.
+	DefaultBackoffMax = 5 * time.Minute
+	// DefaultMaxConcurrentReconciles is the default Options.MaxConcurrentReconciles.
 	DefaultMaxConcurrentReconciles = 4
 )
 
-// Options tune the controller's timing. Zero values take the defaults above.
+// Options configure the controller. A zero duration or count takes its default
+// above; a zero ReadBackRate means no limit.
 type Options struct {
 	// ResyncPeriod is how often a settled account is read back from the API, with
 	// ±20% jitter.
 	ResyncPeriod time.Duration
 	// UnauthorizedRetryPeriod is how often a call is retried after the API rejected
-	// the partner token (±20%).
+	// the partner token (±20%), and how often a resource whose Secret name is taken
+	// (SecretConflict) looks again.
 	UnauthorizedRetryPeriod time.Duration
 	// BackoffBase and BackoffMax bound the per-object exponential backoff after
 	// transient failures.
@@ -76,7 +83,9 @@ type Options struct {
 	// half the API client's rate limit, so that user work has the other half. Zero
 	// means no limit.
 	ReadBackRate float64
-	// Now is the clock used to tell an account that ended from one deprovisioned early.
+	// Now is the controller's clock: for the claim before a create, telling an
+	// account that ended from one deprovisioned early, the time to first Ready and
+	// the read-back schedule.
 	Now func() time.Time
 }
 

@@ -18,7 +18,8 @@ import (
 
 // reconcileNormal handles a PartnerAccount that is not being deleted: it decides
 // what the remote account needs, then writes the status once, at the end. The only
-// other status write is the claim before a first create (see claim).
+// other status writes come before a remote call: the claim before a first create
+// (see claim), or a Progressing status on first sight of any other call (decide).
 func (r *PartnerAccountReconciler) reconcileNormal(ctx context.Context, pa *billingv1alpha1.PartnerAccount) (ctrl.Result, error) {
 	status := newStatusPatcher(r.Client, pa)
 	previous := pa.Status.DeepCopy()
@@ -285,15 +286,19 @@ func (r *PartnerAccountReconciler) releaseRemote(ctx context.Context, pa *billin
 	switch {
 	case err == nil:
 		remoteChanges.WithLabelValues(changeDelete).Inc()
-	case !errors.Is(err, partnerapi.ErrNotFound):
+		logf.FromContext(ctx).Info("Deleted remote account", "accountUID", uid)
+		r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventDeleted, "Delete",
+			"Deactivated remote account %q", uid)
+	case errors.Is(err, partnerapi.ErrNotFound):
+		logf.FromContext(ctx).Info("Remote account already gone", "accountUID", uid)
+		r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventDeleted, "Delete",
+			"Remote account %q was already gone", uid)
+	default:
 		o := errorOutcome("delete the account", err)
 		o.message = "Deleting the remote account failed, so the finalizer stays: " + strings.TrimSuffix(o.message, ".") +
 			". To delete the resource and leave the remote account, set spec.deletionPolicy to Orphan"
 		return o, nil
 	}
-	logf.FromContext(ctx).Info("Deleted remote account", "accountUID", uid)
-	r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventDeleted, "Delete",
-		"Deactivated remote account %q", uid)
 	return outcome{}, nil
 }
 

@@ -1,5 +1,7 @@
 // Package logcap caps how verbose the operator's logger can get. client-go logs
-// whole request and response bodies at V(8) and above; those bodies are
+// whole request and response bodies at V(8) and above, through the logger of the
+// request's context (klog's contextual logging): in a reconcile, that is the
+// operator's logger, which controller-runtime puts there. Those bodies are
 // PartnerAccounts and Secrets, which may hold activation tokens, so no flag may
 // turn that on.
 package logcap

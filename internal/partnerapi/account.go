@@ -76,7 +76,8 @@ type CreateRequest struct {
 
 // Client is what the operator needs from the Partnership API. Every method returns
 // an *Error on failure, which errors.Is matches against ErrInvalidRequest,
-// ErrUnauthorized, ErrNotFound, ErrAlreadyExists, ErrRateLimited or ErrTransient.
+// ErrUnauthorized, ErrNotFound, ErrAlreadyExists, ErrRateLimited, ErrTransient or
+// ErrMisconfigured.
 type Client interface {
 	// Create creates an account. ErrAlreadyExists (or another ErrInvalidRequest)
 	// may mean an earlier create succeeded and its response was lost.

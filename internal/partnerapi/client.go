@@ -178,7 +178,7 @@ func New(cfg Config) (*HTTPClient, error) {
 		http: &http.Client{
 			Transport: transport,
 			// A redirect would be a second request; the 3xx is returned instead
-			// and reported as ErrTransient.
+			// and reported as ErrMisconfigured.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 	}, nil
@@ -357,7 +357,7 @@ func (c *HTTPClient) do(ctx context.Context, op, method, uid, target string, bod
 	observe(op, strconv.Itoa(resp.StatusCode), start)
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return responseError(op, uid, target, resp.StatusCode, resp.Header, respBody, time.Now())
+		return responseError(op, uid, target, resp.StatusCode, resp.Header, respBody, time.Now(), token)
 	}
 	if readErr != nil {
 		return &Error{Kind: ErrTransient, Op: op, UID: uid, StatusCode: resp.StatusCode,

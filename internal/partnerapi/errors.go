@@ -38,9 +38,13 @@ var (
 
 // Operation names used in errors and metrics.
 const (
+	// OpCreate is Client.Create.
 	OpCreate = "create"
-	OpGet    = "get"
+	// OpGet is Client.Get.
+	OpGet = "get"
+	// OpUpdate is Client.Update.
 	OpUpdate = "update"
+	// OpDelete is Client.Delete.
 	OpDelete = "delete"
 )
 
@@ -135,12 +139,15 @@ const (
 // dialect. Only an answer carrying the API's own error body may mean that an account
 // is gone, exists, or was refused: a 404 page from a proxy or a wrong path says
 // nothing about the account, so it is ErrMisconfigured, as are redirects, which the
-// API never sends.
-func responseError(op, uid, target string, status int, header http.Header, body []byte, now time.Time) *Error {
+// API never sends. The bearer token is removed from the server's text before that
+// text is cut to length, so that no part of it survives a cut.
+func responseError(op, uid, target string, status int, header http.Header, body []byte, now time.Time,
+	token string) *Error {
 	message, code, fromAPI := decodeErrorBody(header.Get("Content-Type"), body)
-	e := &Error{Kind: kindFor(op, status, fromAPI), Op: op, UID: uid, StatusCode: status, Message: message, Code: code}
+	e := &Error{Kind: kindFor(op, status, fromAPI), Op: op, UID: uid, StatusCode: status,
+		Message: clean(redactText(message, token), maxMessageLen), Code: clean(redactText(code, token), maxCodeLen)}
 	if e.Kind == ErrMisconfigured {
-		e.URL, e.ContentType = target, header.Get("Content-Type")
+		e.URL, e.ContentType = target, clean(redactText(header.Get("Content-Type"), token), maxCodeLen)
 		e.Message, e.Code = "", ""
 	}
 	switch status {
@@ -206,13 +213,22 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 // would carry it into an error message.
 const redacted = "[REDACTED]"
 
-// redact removes token from e's message, code and underlying error text.
+// redactText replaces token in s.
+func redactText(s, token string) string {
+	if token == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, token, redacted)
+}
+
+// redact removes token from e's message, code, content type and underlying error text.
 func redact(e *Error, token string) {
 	if token == "" {
 		return
 	}
-	e.Message = strings.ReplaceAll(e.Message, token, redacted)
-	e.Code = strings.ReplaceAll(e.Code, token, redacted)
+	e.Message = redactText(e.Message, token)
+	e.Code = redactText(e.Code, token)
+	e.ContentType = redactText(e.ContentType, token)
 	if e.Err != nil && strings.Contains(e.Err.Error(), token) {
 		e.Err = &redactedError{msg: strings.ReplaceAll(e.Err.Error(), token, redacted), err: e.Err}
 	}

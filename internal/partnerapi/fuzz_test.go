@@ -168,7 +168,12 @@ func FuzzDecodeError(f *testing.F) {
 			return
 		}
 		for _, op := range allOps {
-			e := responseError(op, "acct-1", "https://billing.example/api/v1/partners/accounts/acct-1", status, http.Header{"Retry-After": {string(body)}}, body, time.Now())
+			header := http.Header{"Retry-After": {string(body)}}
+			if len(body)%2 == 1 { // half the inputs declare a content type, one that carries the token
+				header.Set("Content-Type", "application/json; x="+testToken)
+			}
+			e := responseError(op, "acct-1", "https://billing.example/api/v1/partners/accounts/acct-1", status, header,
+				body, time.Now(), testToken)
 			redact(e, testToken)
 			known := false
 			for _, k := range allKinds {

@@ -57,7 +57,7 @@ func init() {
 //     the token file changed. Any answer to the probe other than 401 or 403
 //     reopens the gate.
 //
-// A token file that cannot be read fails the call, as before, but neither opens
+// A token file that cannot be read fails the call but neither opens
 // nor closes the gate: nothing was sent, so the API said nothing about the token,
 // and the file is read again on the next call.
 type gate struct {

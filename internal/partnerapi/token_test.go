@@ -313,6 +313,27 @@ func TestTokenRedaction(t *testing.T) {
 		})
 	}
 
+	t.Run("token across the cut of a long message", func(t *testing.T) {
+		c := newTestClient(t, srv.apiURL())
+		msg := strings.Repeat("x", maxMessageLen-10) + testToken
+		srv.set(answer(403, []byte(`{"message":"`+msg+`","code":"`+strings.Repeat("y", maxCodeLen-5)+testToken+`"}`)))
+		_, err := c.Get(ctx, "acct-1")
+		rememberErr(err)
+		if strings.Contains(fmt.Sprintf("%#v", err), testToken[:6]) {
+			t.Errorf("error carries a part of the token: %v", err)
+		}
+	})
+
+	t.Run("token in the content type of a page that is not the API's", func(t *testing.T) {
+		c := newTestClient(t, srv.apiURL())
+		srv.set(answerTyped(404, "text/html; x="+testToken, "<html>not found</html>"))
+		_, err := c.Get(ctx, "acct-1")
+		rememberErr(err)
+		if !errors.Is(err, ErrMisconfigured) || strings.Contains(fmt.Sprintf("%#v", err), testToken) {
+			t.Errorf("err = %v, want ErrMisconfigured without the token", err)
+		}
+	})
+
 	t.Run("underlying error", func(t *testing.T) {
 		e := &Error{Kind: ErrTransient, Op: OpGet, UID: "a", Err: fmt.Errorf("wrapped: %w", errors.New("saw "+testToken))}
 		redact(e, testToken)

@@ -161,15 +161,19 @@ type wireError struct {
 	Error       json.RawMessage `json:"error"`
 }
 
-// maxMessageLen bounds the server message carried into error text.
-const maxMessageLen = 300
+// maxMessageLen and maxCodeLen bound the server message, and the code or content
+// type, carried into error text.
+const (
+	maxMessageLen = 300
+	maxCodeLen    = 64
+)
 
 // decodeErrorBody returns the human message (message, else description, else error)
 // and machine code (code as a string or number, else error) of an error body in
 // either dialect, and whether the body is one: a JSON answer holding an object with
 // a string message, description or error. A proxy's HTML page, an empty body or
-// any other content type gives fromAPI false. The message is cut to a bounded
-// length with control characters replaced by spaces.
+// any other content type gives fromAPI false. Both are as the server sent them:
+// responseError cleans and cuts them.
 func decodeErrorBody(contentType string, body []byte) (message, code string, fromAPI bool) {
 	var w wireError
 	if !isJSON(contentType, body) || len(bytes.TrimSpace(body)) == 0 || json.Unmarshal(body, &w) != nil {
@@ -178,7 +182,7 @@ func decodeErrorBody(contentType string, body []byte) (message, code string, fro
 	message = firstNonEmpty(jsonString(w.Message), jsonString(w.Description), jsonString(w.Error))
 	code = firstNonEmpty(jsonScalar(w.Code), jsonString(w.Error))
 	fromAPI = isJSONString(w.Message) || isJSONString(w.Description) || isJSONString(w.Error)
-	return clean(message, maxMessageLen), clean(code, 64), fromAPI
+	return message, code, fromAPI
 }
 
 // isJSON reports whether an answer is JSON as the API sends it: declared

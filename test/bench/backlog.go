@@ -13,9 +13,9 @@ import (
 // backlog restarts the operator with --activation-token-in-status=false. No
 // account is settled then, as its activation token must move from status to a
 // Secret: at start all N are queued at low priority, and each reconcile reads its
-// account and writes a Secret, a backlog of N reads draining at the rate limit, as
-// a restart or a change of settings of an operator of old made. While it drains,
-// the phase changes endsAt of a few accounts, one after the other, and times each.
+// account and writes a Secret, a backlog of N reads draining at the rate limit.
+// While it drains, the phase changes endsAt of a few accounts, one after the
+// other, and times each: a change must not wait behind the backlog.
 func (r *run) backlog(ctx context.Context) error {
 	port, err := freePort()
 	if err != nil {

@@ -15,8 +15,8 @@
 //   - how long a change of spec.endsAt takes to reach the API while a backlog of
 //     N reconciles, each reading its account, waits.
 //
-// make bench runs it at 1,000 and 10,000 accounts (cmd) and writes
-// docs/benchmarks.md; make test runs it at 200 accounts (bench_test.go, build tag
+// make bench runs it at 1,000 and 10,000 accounts, and at 1,000 again with token
+// Secrets (Config.SecretRefs), and writes docs/benchmarks.md (cmd); make test runs it at 200 accounts (bench_test.go, build tag
 // bench) and asserts the per-account figures.
 package bench
 

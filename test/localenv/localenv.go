@@ -40,7 +40,9 @@ import (
 
 // Where config/default installs the operator, and as whom it runs.
 const (
-	Namespace      = "partner-account-operator-system"
+	// Namespace is the operator's namespace.
+	Namespace = "partner-account-operator-system"
+	// ServiceAccount is the operator's ServiceAccount, in Namespace.
 	ServiceAccount = "partner-account-operator-controller-manager"
 	// CRDName is the PartnerAccount CustomResourceDefinition.
 	CRDName = "partneraccounts.billing.partnerbilling.io"
@@ -75,7 +77,10 @@ type StepError struct {
 	Err  error
 }
 
+// Error names the step, then the cause.
 func (e *StepError) Error() string { return e.Step + ": " + e.Err.Error() }
+
+// Unwrap returns the cause.
 func (e *StepError) Unwrap() error { return e.Err }
 
 // Env is a running environment. Stop it.
