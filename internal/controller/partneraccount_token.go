@@ -101,43 +101,62 @@ func tokenSecretLabels(pa *billingv1alpha1.PartnerAccount) map[string]string {
 // writeTokenSecret makes the Secret name hold token and link. It reports false,
 // and changes nothing, when a Secret of that name exists that pa does not control.
 func (r *PartnerAccountReconciler) writeTokenSecret(ctx context.Context, pa *billingv1alpha1.PartnerAccount, name, token, link string) (bool, error) {
-	key := client.ObjectKey{Namespace: pa.Namespace, Name: name}
 	data := tokenSecretData(pa.Spec.AccountUID, token, link)
-
-	var current corev1.Secret
-	err := r.Get(ctx, key, &current) // the cache holds only the operator's Secrets
-	if apierrors.IsNotFound(err) {
-		secret := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: pa.Namespace, Name: name, Labels: tokenSecretLabels(pa)},
-			Type:       corev1.SecretTypeOpaque,
-			Data:       data,
-		}
-		if err := controllerutil.SetControllerReference(pa, secret, r.Scheme()); err != nil {
-			return false, err
-		}
-		err = r.Create(ctx, secret)
-		if err == nil {
-			logf.FromContext(ctx).Info("Wrote activation token Secret", "secret", name)
-			return true, nil
-		}
-		if !apierrors.IsAlreadyExists(err) {
-			return false, fmt.Errorf("create Secret %s: %w", name, err)
-		}
-		// It exists without the operator's label: read it past the cache to see whose.
-		if err := r.APIReader.Get(ctx, key, &current); err != nil {
-			return false, fmt.Errorf("read Secret %s: %w", name, err)
-		}
-	} else if err != nil {
-		return false, fmt.Errorf("read Secret %s: %w", name, err)
+	current, created, err := r.getOrCreateTokenSecret(ctx, pa, name, data)
+	if err != nil || created {
+		return created, err
 	}
-
-	if !metav1.IsControlledBy(&current, pa) {
+	if !metav1.IsControlledBy(current, pa) {
 		return false, nil
 	}
+	return true, r.restoreTokenSecret(ctx, pa, current, data)
+}
+
+// getOrCreateTokenSecret returns the Secret name, or creates it with data (created
+// true) when there is none. A Secret of that name without the operator's label is
+// not in the cache; it is read from the API server, to see whose it is.
+func (r *PartnerAccountReconciler) getOrCreateTokenSecret(ctx context.Context, pa *billingv1alpha1.PartnerAccount,
+	name string, data map[string][]byte) (current *corev1.Secret, created bool, err error) {
+	key := client.ObjectKey{Namespace: pa.Namespace, Name: name}
+	current = &corev1.Secret{}
+	err = r.Get(ctx, key, current)
+	if err == nil {
+		return current, false, nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return nil, false, fmt.Errorf("read Secret %s: %w", name, err)
+	}
+
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: pa.Namespace, Name: name, Labels: tokenSecretLabels(pa)},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       data,
+	}
+	if err := controllerutil.SetControllerReference(pa, secret, r.Scheme()); err != nil {
+		return nil, false, err
+	}
+	err = r.Create(ctx, secret)
+	switch {
+	case err == nil:
+		logf.FromContext(ctx).Info("Wrote activation token Secret", "secret", name)
+		return secret, true, nil
+	case !apierrors.IsAlreadyExists(err):
+		return nil, false, fmt.Errorf("create Secret %s: %w", name, err)
+	}
+	if err := r.APIReader.Get(ctx, key, current); err != nil {
+		return nil, false, fmt.Errorf("read Secret %s: %w", name, err)
+	}
+	return current, false, nil
+}
+
+// restoreTokenSecret gives current, a Secret pa controls, data and the operator's
+// labels, when it lacks them (edited by hand, or the token changed).
+func (r *PartnerAccountReconciler) restoreTokenSecret(ctx context.Context, pa *billingv1alpha1.PartnerAccount,
+	current *corev1.Secret, data map[string][]byte) error {
 	wantLabels := tokenSecretLabels(pa)
 	if maps.EqualFunc(current.Data, data, func(a, b []byte) bool { return string(a) == string(b) }) &&
 		hasLabels(current.Labels, wantLabels) {
-		return true, nil
+		return nil
 	}
 	base := current.DeepCopy()
 	current.Data = data
@@ -145,11 +164,11 @@ func (r *PartnerAccountReconciler) writeTokenSecret(ctx context.Context, pa *bil
 		current.Labels = map[string]string{}
 	}
 	maps.Copy(current.Labels, wantLabels)
-	if err := r.Patch(ctx, &current, client.MergeFrom(base)); err != nil {
-		return false, fmt.Errorf("restore Secret %s: %w", name, err)
+	if err := r.Patch(ctx, current, client.MergeFrom(base)); err != nil {
+		return fmt.Errorf("restore Secret %s: %w", current.Name, err)
 	}
-	logf.FromContext(ctx).Info("Restored activation token Secret", "secret", name)
-	return true, nil
+	logf.FromContext(ctx).Info("Restored activation token Secret", "secret", current.Name)
+	return nil
 }
 
 // deleteTokenSecret deletes the Secret name when pa controls it.
