@@ -16,8 +16,9 @@
 //     N reconciles, each reading its account, waits.
 //
 // make bench runs it at 1,000 and 10,000 accounts, and at 1,000 again with token
-// Secrets (Config.SecretRefs), and writes docs/benchmarks.md (cmd); make test runs it at 200 accounts (bench_test.go, build tag
-// bench) and asserts the per-account figures.
+// Secrets (Config.SecretRefs), and writes docs/benchmarks.md (cmd); make test runs
+// it at 200 accounts (bench_test.go, build tag bench) and asserts the per-account
+// figures.
 package bench
 
 import (
