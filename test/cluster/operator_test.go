@@ -4,6 +4,7 @@ package cluster
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -234,6 +235,20 @@ var _ = Describe("The operator, installed as a user would", func() {
 					Expect(ok && !remote.Deleted).To(BeTrue(), "the remote account of an Orphan PartnerAccount is gone: %+v", remote)
 				})
 
+			It("never failed a probe nor restarted, in any of its pods", func(ctx SpecContext) {
+				// A wrong liveness probe still lets a pod become Ready: the kubelet only
+				// reports it, then restarts the container a minute or so later.
+				var events corev1.EventList
+				Expect(getJSON(ctx, &events, "get", "events", "-n", in.namespace, "--field-selector", "type=Warning")).
+					To(BeTrue())
+				for _, e := range events.Items {
+					if e.InvolvedObject.Kind == "Pod" && slices.Contains(podTroubles, e.Reason) {
+						Fail(fmt.Sprintf("Pod %s: %s: %s", e.InvolvedObject.Name, e.Reason, e.Message) + diagnose(in))
+					}
+				}
+				rollOut(ctx)
+			})
+
 			AfterAll(func(ctx SpecContext) {
 				if overlay == "" {
 					return // nothing was installed
@@ -249,6 +264,10 @@ var _ = Describe("The operator, installed as a user would", func() {
 		})
 	}
 })
+
+// podTroubles are the reasons of the kubelet's Warning events that say a pod of
+// the operator is unwell: a failed probe, a container crashing.
+var podTroubles = []string{"Unhealthy", "BackOff", "ProbeWarning"}
 
 // countCreates adds up the simulator's create requests, whatever their answer.
 func countCreates(requests map[string]int) int {
