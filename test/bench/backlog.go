@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/partnerbilling/partner-account-operator/test/childproc"
 )
 
 // backlog restarts the operator with --activation-token-in-status=false. No
@@ -17,7 +19,7 @@ import (
 // While it drains, the phase changes endsAt of a few accounts, one after the
 // other, and times each: a change must not wait behind the backlog.
 func (r *run) backlog(ctx context.Context) error {
-	port, err := freePort()
+	port, err := childproc.FreePort()
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"time"
 
@@ -269,15 +268,6 @@ func sleep(ctx context.Context, d time.Duration, operatorExited <-chan struct{})
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func mib(bytes int64) float64 { return float64(bytes) / (1 << 20) }

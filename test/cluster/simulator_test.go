@@ -3,7 +3,6 @@
 package cluster
 
 import (
-	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -24,11 +23,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/partnerbilling/partner-account-operator/test/childproc"
 )
 
 // simulator is the Partnership API simulator (cmd/partnerapi-sim), running on this
@@ -44,7 +44,7 @@ type simulator struct {
 	// Log is the simulator's output.
 	Log string
 
-	cmd    *exec.Cmd
+	proc   *childproc.Process
 	client *http.Client
 }
 
@@ -76,19 +76,10 @@ func startSimulator(ctx context.Context, dir, ip string) *simulator {
 	out, err := build.CombinedOutput()
 	Expect(err).NotTo(HaveOccurred(), "go build ./cmd/partnerapi-sim: %s", out)
 
-	logFile, err := os.Create(s.Log)
+	var line string
+	s.proc, line, err = childproc.Start("partnerapi-sim", bin, []string{"--addr", net.JoinHostPort(ip, "0"),
+		"--token-file", s.TokenFile, "--tls-cert", certFile, "--tls-key", keyFile}, nil, s.Log, true)
 	Expect(err).NotTo(HaveOccurred())
-	s.cmd = exec.Command(bin, "--addr", net.JoinHostPort(ip, "0"), "--token-file", s.TokenFile,
-		"--tls-cert", certFile, "--tls-key", keyFile)
-	s.cmd.Stderr = logFile
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	stdout, err := s.cmd.StdoutPipe()
-	Expect(err).NotTo(HaveOccurred())
-	Expect(s.cmd.Start()).To(Succeed())
-	r := bufio.NewReader(stdout)
-	line, err := r.ReadString('\n')
-	Expect(err).NotTo(HaveOccurred(), "partnerapi-sim wrote no first line; its log: %s", s.Log)
-	go func() { _, _ = io.Copy(logFile, r) }()
 	// partnerapi-sim listening on https://10.244.0.1:PORT (dialect contract)
 	_, rest, _ := strings.Cut(line, " listening on ")
 	s.URL, _, _ = strings.Cut(rest, " ")
@@ -106,18 +97,10 @@ func startSimulator(ctx context.Context, dir, ip string) *simulator {
 }
 
 func (s *simulator) stop() {
-	if s == nil || s.cmd == nil {
+	if s == nil || s.proc == nil {
 		return
 	}
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-	}
+	_ = s.proc.Stop(10 * time.Second)
 }
 
 // account returns the simulator's account uid; false when there is none.

@@ -20,13 +20,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -36,6 +34,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/partnerbilling/partner-account-operator/internal/testenv"
+	"github.com/partnerbilling/partner-account-operator/test/childproc"
 )
 
 // Where config/default installs the operator, and as whom it runs.
@@ -116,7 +115,7 @@ type Env struct {
 	// manager is the rendered Deployment's manager container, in chart mode.
 	manager  *corev1.Container
 	cp       *envtest.Environment
-	sim      *process
+	sim      *childproc.Process
 	operator *Operator
 	others   []*Operator
 	stopped  bool
@@ -127,7 +126,7 @@ const mainOperator = "operator"
 
 // Operator is one running operator process.
 type Operator struct {
-	proc *process
+	proc *childproc.Process
 	// Log is the process's output.
 	Log string
 	// MetricsURL is its /metrics endpoint (HTTPS, with authentication and
@@ -136,20 +135,14 @@ type Operator struct {
 }
 
 // PID is the process's id, for reading its /proc entries.
-func (o *Operator) PID() int { return o.proc.cmd.Process.Pid }
+func (o *Operator) PID() int { return o.proc.PID() }
 
 // Exited is closed when the process ends.
 func (o *Operator) Exited() <-chan struct{} { return o.proc.Exited() }
 
 // Kill ends the process at once with SIGKILL, as a node failure would: it does not
 // release its leader lease.
-func (o *Operator) Kill() error {
-	if err := signalGroup(o.proc.cmd.Process.Pid, syscall.SIGKILL); err != nil {
-		return err
-	}
-	<-o.proc.Exited()
-	return nil
-}
+func (o *Operator) Kill() error { return o.proc.Kill() }
 
 // Stop ends the process with SIGTERM, which releases its leader lease.
 func (o *Operator) Stop() error { return o.proc.Stop(15 * time.Second) }
@@ -428,7 +421,7 @@ func (e *Env) startSimulator(ctx context.Context, extra []string) error {
 	}
 	e.SimulatorLog = filepath.Join(e.Dir, "partnerapi-sim.log")
 	args := append([]string{"--addr", "127.0.0.1:0", "--token-file", e.TokenFile}, extra...)
-	p, line, err := startProcess("partnerapi-sim", e.SimulatorBinary, args, nil, e.SimulatorLog, true)
+	p, line, err := childproc.Start("partnerapi-sim", e.SimulatorBinary, args, nil, e.SimulatorLog, true)
 	if err != nil {
 		return err
 	}
@@ -441,14 +434,14 @@ func (e *Env) startSimulator(ctx context.Context, extra []string) error {
 	}
 	e.SimulatorURL = url
 	e.PartnerAPIURL = url + "/api/v1"
-	return waitHTTP(ctx, p, url+"/sim/health", e.SimulatorLog)
+	return waitHTTP(ctx, p, url+"/sim/health")
 }
 
 // startOperator starts an operator process named name with the chart's command
 // (in chart mode) or the operator's defaults, followed by extra, and waits until it
 // answers /readyz.
 func (e *Env) startOperator(ctx context.Context, name string, extra []string) (*Operator, error) {
-	healthPort, err := freePort()
+	healthPort, err := childproc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -459,7 +452,7 @@ func (e *Env) startOperator(ctx context.Context, name string, extra []string) (*
 	health := fmt.Sprintf("127.0.0.1:%d", healthPort)
 	var args, env []string
 	if e.manager != nil {
-		metricsPort, err := freePort()
+		metricsPort, err := childproc.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -479,16 +472,16 @@ func (e *Env) startOperator(ctx context.Context, name string, extra []string) (*
 			"--leader-elect", "--leader-election-namespace", Namespace,
 		}
 	}
-	p, _, err := startProcess(name, e.ManagerBinary, append(args, extra...), env, op.Log, false)
+	p, _, err := childproc.Start(name, e.ManagerBinary, append(args, extra...), env, op.Log, false)
 	if err != nil {
 		return nil, err
 	}
 	op.proc = p
-	return op, waitHTTP(ctx, p, "http://"+health+"/readyz", op.Log)
+	return op, waitHTTP(ctx, p, "http://"+health+"/readyz")
 }
 
 // waitHTTP waits until url answers 200, p exits, or 30 seconds pass.
-func waitHTTP(ctx context.Context, p *process, url, logPath string) error {
+func waitHTTP(ctx context.Context, p *childproc.Process, url string) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	client := &http.Client{Timeout: time.Second}
@@ -505,19 +498,10 @@ func waitHTTP(ctx context.Context, p *process, url, logPath string) error {
 		}
 		select {
 		case <-p.Exited():
-			return fmt.Errorf("%w%s", p.ExitErr(), logTail(logPath))
+			return fmt.Errorf("%w%s", p.ExitErr(), childproc.LogTail(p.LogPath(), 15))
 		case <-ctx.Done():
-			return fmt.Errorf("%s did not answer 200 at %s: %w%s", p.name, url, ctx.Err(), logTail(logPath))
+			return fmt.Errorf("%s did not answer 200 at %s: %w%s", p.Name(), url, ctx.Err(), childproc.LogTail(p.LogPath(), 15))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

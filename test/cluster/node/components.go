@@ -3,11 +3,12 @@ package node
 import (
 	"errors"
 	"fmt"
-	"net"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/partnerbilling/partner-account-operator/test/childproc"
 )
 
 func (c *Cluster) startContainerd() error {
@@ -31,11 +32,11 @@ func (c *Cluster) startContainerd() error {
 }
 
 func (c *Cluster) startAPIServer() error {
-	clientPort, err := freePort()
+	clientPort, err := childproc.FreePort()
 	if err != nil {
 		return err
 	}
-	peerPort, err := freePort()
+	peerPort, err := childproc.FreePort()
 	if err != nil {
 		return err
 	}
@@ -141,13 +142,4 @@ func (c *Cluster) kubeProxyFlags() []string {
 		"--conntrack-tcp-timeout-established", "0", "--conntrack-tcp-timeout-close-wait", "0",
 		"--healthz-bind-address", "127.0.0.1:10256", "--metrics-bind-address", "127.0.0.1:10249",
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -19,6 +19,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/partnerbilling/partner-account-operator/test/childproc"
 )
 
 // The cluster's fixed addresses and names.
@@ -84,7 +86,7 @@ type Cluster struct {
 	pki     string
 	ca      *ca
 	host    *hostState
-	procs   map[string]*process
+	procs   map[string]*childproc.Process
 	order   []string // the processes by start
 	network bool
 }
@@ -93,7 +95,7 @@ type Cluster struct {
 // the kubernetes Service. On failure it stops whatever it started.
 func Start(opts Options) (*Cluster, error) {
 	c := &Cluster{
-		Dir: opts.Dir, opts: opts, procs: map[string]*process{},
+		Dir: opts.Dir, opts: opts, procs: map[string]*childproc.Process{},
 		KubectlPath:      filepath.Join(opts.Assets, "kubectl"),
 		ContainerdSocket: filepath.Join(opts.Dir, containerd, "containerd.sock"),
 		Kubeconfig:       filepath.Join(opts.Dir, "pki", "admin.kubeconfig"),
@@ -248,7 +250,7 @@ func (c *Cluster) createNetwork() error {
 
 // start starts a component with its log in the logs directory.
 func (c *Cluster) start(name, bin string, args ...string) error {
-	p, err := startProcess(name, filepath.Join(c.Dir, "logs", name+".log"), nil, bin, args...)
+	p, _, err := childproc.Start(name, bin, args, nil, filepath.Join(c.Dir, "logs", name+".log"), false)
 	if err != nil {
 		return err
 	}
@@ -274,14 +276,14 @@ func (c *Cluster) waitFor(what string, timeout time.Duration, check func() error
 			return nil
 		}
 		for _, name := range watch {
-			if exitErr := c.procs[name].exited(); exitErr != nil {
+			if exitErr := exited(c.procs[name]); exitErr != nil {
 				return fmt.Errorf("waiting for %s: %w", what, exitErr)
 			}
 		}
 		if time.Now().After(deadline) {
 			var tails strings.Builder
 			for _, name := range watch {
-				tails.WriteString(logTail(c.procs[name].log, 10))
+				tails.WriteString(childproc.LogTail(c.procs[name].LogPath(), 10))
 			}
 			return fmt.Errorf("%s: not within %s: %w%s", what, timeout, err, tails.String())
 		}

@@ -62,7 +62,7 @@ func (c *Cluster) Stop() error {
 func (c *Cluster) killStrays() {
 	ours := make([]int, 0, len(c.procs))
 	for _, p := range c.procs {
-		ours = append(ours, p.cmd.Process.Pid)
+		ours = append(ours, p.PID())
 	}
 	for _, pid := range clusterProcesses(c.Dir) {
 		if !slices.Contains(ours, pid) {
@@ -76,14 +76,14 @@ func (c *Cluster) stopProcess(name string, grace time.Duration) error {
 	if p == nil {
 		return nil
 	}
-	return p.stop(grace)
+	return p.Stop(grace)
 }
 
 // deletePods deletes every pod, with no controller left to replace them, and waits
 // until the kubelet has stopped them and taken their sandboxes down.
 func (c *Cluster) deletePods() error {
 	for _, name := range []string{kubeAPIServer, kubelet, containerd} {
-		if p := c.procs[name]; p == nil || p.exited() != nil {
+		if p := c.procs[name]; p == nil || exited(p) != nil {
 			return nil // nothing to ask; what is left is killed and unmounted
 		}
 	}

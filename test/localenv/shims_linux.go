@@ -10,12 +10,6 @@ import (
 	"syscall"
 )
 
-// childProcAttr puts a child in a process group of its own and has the kernel kill
-// it when this program ends, however it ends.
-func childProcAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-}
-
 // envtest starts etcd and kube-apiserver itself, in process groups of their own but
 // without a parent-death signal, so a killed demo or a test binary killed by
 // go test's timeout would leave them running. To prevent that, envtest is given

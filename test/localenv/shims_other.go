@@ -2,15 +2,7 @@
 
 package localenv
 
-import (
-	"path/filepath"
-	"syscall"
-)
-
-// childProcAttr puts a child in a process group of its own.
-func childProcAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setpgid: true}
-}
+import "path/filepath"
 
 // controlPlaneShims returns the binaries in assets themselves: without a
 // parent-death signal there is nothing a shim could add.
