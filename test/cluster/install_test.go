@@ -49,7 +49,7 @@ func renderChart(ctx context.Context) string {
 	args := []string{"template", "partner-account-operator", filepath.Join("..", "..", "dist", "chart"),
 		"--namespace", "partner-account-operator-system",
 		"--set", "manager.image.repository=" + repository, "--set", "manager.image.tag=" + tag,
-		"--set", "partnerAPI.url=" + sim.URL + "/api/v1"}
+		"--set", "partnerAPI.url=" + sim.SimulatorURL + "/api/v1"}
 	GinkgoWriter.Printf("$ helm %s\n", strings.Join(args, " "))
 	out, err := exec.CommandContext(ctx, helmPath, args...).Output()
 	if exitErr, ok := err.(*exec.ExitError); ok {

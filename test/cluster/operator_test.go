@@ -3,6 +3,7 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -64,8 +65,8 @@ var _ = Describe("The operator, installed as a user would", func() {
 					"partneraccounts", "--all")
 				Expect(err).NotTo(HaveOccurred(), explain(in, "The PartnerAccounts did not become Ready"))
 			}
-			simCreates := func() int {
-				requests, err := sim.requests()
+			simCreates := func(ctx context.Context) int {
+				requests, err := sim.SimulatorRequests(ctx)
 				Expect(err).NotTo(HaveOccurred())
 				return countCreates(requests)
 			}
@@ -105,8 +106,8 @@ var _ = Describe("The operator, installed as a user would", func() {
 			BeforeAll(func(ctx SpecContext) {
 				in = parseInstall(method.render(ctx))
 				overlay = GinkgoT().TempDir()
-				in.overlay(overlay, sim.URL)
-				createsBefore = simCreates()
+				in.overlay(overlay, sim.SimulatorURL)
+				createsBefore = simCreates(ctx)
 			})
 
 			It("becomes Available, its pods Ready as UID 65532 on a read-only root filesystem, in a restricted namespace",
@@ -153,14 +154,14 @@ var _ = Describe("The operator, installed as a user would", func() {
 					apply(ctx, "2031-01-01T00:00:00Z")
 					waitReady(ctx)
 					for name, uid := range uids {
-						remote, ok, err := sim.account(uid)
+						remote, ok, err := sim.RemoteAccount(ctx, uid)
 						Expect(err).NotTo(HaveOccurred())
 						Expect(ok).To(BeTrue(), "no remote account %s", uid)
 						Expect(remote.ActivationToken).NotTo(BeEmpty())
 						Expect(kubectl(ctx, "get", "pa", name, "-n", accountsNamespace, "-o", "jsonpath={.status.activationToken}")).
 							To(Equal(remote.ActivationToken), "PartnerAccount %s", name)
 					}
-					creates = simCreates()
+					creates = simCreates(ctx)
 					Expect(creates-createsBefore).To(Equal(len(uids)), "create requests")
 				})
 
@@ -212,13 +213,13 @@ var _ = Describe("The operator, installed as a user would", func() {
 					apply(ctx, "2032-06-30T00:00:00Z")
 					Eventually(func(g Gomega) {
 						for _, uid := range uids {
-							remote, _, err := sim.account(uid)
+							remote, _, err := sim.RemoteAccount(ctx, uid)
 							g.Expect(err).NotTo(HaveOccurred())
 							g.Expect(remote.EndsAt).To(HaveValue(HavePrefix("2032-06-30T00:00:00")), uid)
 						}
 					}).Should(Succeed(), explain(in, "The new leader did not update the end dates"))
 					waitReady(ctx)
-					Expect(simCreates()).To(Equal(creates), "create requests since the accounts were Ready")
+					Expect(simCreates(ctx)).To(Equal(creates), "create requests since the accounts were Ready")
 				})
 
 			It("deactivates the remote account of a deleted PartnerAccount, unless its policy is Orphan",
@@ -226,11 +227,11 @@ var _ = Describe("The operator, installed as a user would", func() {
 					_, err := kubectlIn(ctx, "", "delete", "pa", "policy-delete", "policy-orphan", "-n", accountsNamespace,
 						"--timeout=60s")
 					Expect(err).NotTo(HaveOccurred(), explain(in, "The PartnerAccounts were not deleted"))
-					remote, ok, err := sim.account(uids["policy-delete"])
+					remote, ok, err := sim.RemoteAccount(ctx, uids["policy-delete"])
 					Expect(err).NotTo(HaveOccurred())
 					Expect(!ok || remote.Deleted).To(BeTrue(),
 						"the remote account of a Delete PartnerAccount is still there: %+v", remote)
-					remote, ok, err = sim.account(uids["policy-orphan"])
+					remote, ok, err = sim.RemoteAccount(ctx, uids["policy-orphan"])
 					Expect(err).NotTo(HaveOccurred())
 					Expect(ok && !remote.Deleted).To(BeTrue(), "the remote account of an Orphan PartnerAccount is gone: %+v", remote)
 				})

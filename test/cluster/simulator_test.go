@@ -11,14 +11,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
-	"fmt"
-	"io"
 	"math/big"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,14 +25,16 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/partnerbilling/partner-account-operator/test/childproc"
+	"github.com/partnerbilling/partner-account-operator/test/localenv"
 )
 
 // simulator is the Partnership API simulator (cmd/partnerapi-sim), running on this
 // machine over HTTPS with a certificate of its own CA, as the operator's pod sees it
 // at the node's address.
 type simulator struct {
-	// URL is the simulator's address; the API is under /api/v1.
-	URL string
+	// SimulatorAdmin calls the simulator's controls, over HTTPS; SimulatorURL is its
+	// address, the API is under /api/v1.
+	localenv.SimulatorAdmin
 	// CAFile is the PEM certificate of the CA that signed the simulator's certificate.
 	CAFile string
 	// TokenFile holds the partner token the simulator accepts.
@@ -44,17 +42,7 @@ type simulator struct {
 	// Log is the simulator's output.
 	Log string
 
-	proc   *childproc.Process
-	client *http.Client
-}
-
-// remoteAccount is an account as the simulator's /sim/accounts endpoints show it.
-type remoteAccount struct {
-	UID             string  `json:"account_uid"`
-	Status          string  `json:"status"`
-	ActivationToken string  `json:"activation_token"`
-	EndsAt          *string `json:"ends_at"`
-	Deleted         bool    `json:"deleted"`
+	proc *childproc.Process
 }
 
 func startSimulator(ctx context.Context, dir, ip string) *simulator {
@@ -82,16 +70,16 @@ func startSimulator(ctx context.Context, dir, ip string) *simulator {
 	Expect(err).NotTo(HaveOccurred())
 	// partnerapi-sim listening on https://10.244.0.1:PORT (dialect contract)
 	_, rest, _ := strings.Cut(line, " listening on ")
-	s.URL, _, _ = strings.Cut(rest, " ")
-	Expect(s.URL).To(HavePrefix("https://"), "first line of partnerapi-sim: %q", line)
+	s.SimulatorURL, _, _ = strings.Cut(rest, " ")
+	Expect(s.SimulatorURL).To(HavePrefix("https://"), "first line of partnerapi-sim: %q", line)
 
 	pool := x509.NewCertPool()
 	ca, err := os.ReadFile(s.CAFile)
 	Expect(err).NotTo(HaveOccurred())
 	pool.AppendCertsFromPEM(ca)
-	s.client = &http.Client{Timeout: 10 * time.Second,
+	s.SimulatorClient = &http.Client{Timeout: 10 * time.Second,
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
-	Eventually(func() error { _, err := s.call(http.MethodGet, "/sim/health", nil); return err }).
+	Eventually(func(ctx context.Context) error { _, err := s.SimulatorRequests(ctx); return err }).WithContext(ctx).
 		WithTimeout(20 * time.Second).Should(Succeed())
 	return s
 }
@@ -101,47 +89,6 @@ func (s *simulator) stop() {
 		return
 	}
 	_ = s.proc.Stop(10 * time.Second)
-}
-
-// account returns the simulator's account uid; false when there is none.
-func (s *simulator) account(uid string) (remoteAccount, bool, error) {
-	var a remoteAccount
-	status, err := s.call(http.MethodGet, "/sim/accounts/"+url.PathEscape(uid), &a)
-	if status == http.StatusNotFound {
-		return a, false, nil
-	}
-	return a, err == nil, err
-}
-
-// requests returns the simulator's count of API requests by operation and status,
-// e.g. {"create 201": 2}.
-func (s *simulator) requests() (map[string]int, error) {
-	out := map[string]int{}
-	_, err := s.call(http.MethodGet, "/sim/requests", &out)
-	return out, err
-}
-
-func (s *simulator) call(method, path string, out any) (int, error) {
-	req, err := http.NewRequest(method, s.URL+path, nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return resp.StatusCode, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return resp.StatusCode, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, body)
-	}
-	if out == nil {
-		return resp.StatusCode, nil
-	}
-	return resp.StatusCode, json.Unmarshal(body, out)
 }
 
 func showSimulatorLog() {

@@ -98,8 +98,8 @@ type Env struct {
 	OperatorKubeconfig string
 	// ServerVersion is kube-apiserver's version, e.g. v1.37.2.
 	ServerVersion string
-	// SimulatorURL is the simulator's address (its controls are under /sim).
-	SimulatorURL string
+	// SimulatorAdmin calls the simulator's controls, at SimulatorURL.
+	SimulatorAdmin
 	// PartnerAPIURL is the simulator's Partnership API, as given to the operator.
 	PartnerAPIURL string
 	// TokenFile holds the partner token.
