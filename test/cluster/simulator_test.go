@@ -4,15 +4,10 @@ package cluster
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -25,6 +20,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/partnerbilling/partner-account-operator/test/childproc"
+	"github.com/partnerbilling/partner-account-operator/test/cluster/node"
 	"github.com/partnerbilling/partner-account-operator/test/localenv"
 )
 
@@ -47,13 +43,15 @@ type simulator struct {
 
 func startSimulator(ctx context.Context, dir, ip string) *simulator {
 	GinkgoHelper()
+	ca, err := node.NewCA(dir, "partnerapi-sim test CA")
+	Expect(err).NotTo(HaveOccurred())
+	Expect(ca.Issue("tls", "partnerapi-sim", nil, []net.IP{net.ParseIP(ip)}, nil)).To(Succeed())
 	s := &simulator{
-		CAFile:    filepath.Join(dir, "ca.crt"),
+		CAFile:    ca.CertFile(),
 		TokenFile: filepath.Join(dir, "token"),
 		Log:       filepath.Join(dir, "partnerapi-sim.log"),
 	}
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	Expect(writeServingCert(s.CAFile, certFile, keyFile, ip)).To(Succeed())
 	token := make([]byte, 24)
 	_, _ = rand.Read(token)
 	Expect(os.WriteFile(s.TokenFile, []byte("pat-"+hex.EncodeToString(token)+"\n"), 0o600)).To(Succeed())
@@ -74,9 +72,9 @@ func startSimulator(ctx context.Context, dir, ip string) *simulator {
 	Expect(s.SimulatorURL).To(HavePrefix("https://"), "first line of partnerapi-sim: %q", line)
 
 	pool := x509.NewCertPool()
-	ca, err := os.ReadFile(s.CAFile)
+	caPEM, err := os.ReadFile(s.CAFile)
 	Expect(err).NotTo(HaveOccurred())
-	pool.AppendCertsFromPEM(ca)
+	pool.AppendCertsFromPEM(caPEM)
 	s.SimulatorClient = &http.Client{Timeout: 10 * time.Second,
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 	Eventually(func(ctx context.Context) error { _, err := s.SimulatorRequests(ctx); return err }).WithContext(ctx).
@@ -95,53 +93,4 @@ func showSimulatorLog() {
 	if data, err := os.ReadFile(sim.Log); err == nil {
 		GinkgoWriter.Printf("\n----- partnerapi-sim log -----\n%s----- end -----\n", data)
 	}
-}
-
-// writeServingCert writes a new CA's certificate to caFile, and a certificate for ip
-// that it signed, and its key, to certFile and keyFile.
-func writeServingCert(caFile, certFile, keyFile, ip string) error {
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "partnerapi-sim test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		return err
-	}
-	caCert, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return err
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "partnerapi-sim"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.ParseIP(ip)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		return err
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return err
-	}
-	for file, block := range map[string]*pem.Block{
-		caFile: {Type: "CERTIFICATE", Bytes: caDER}, certFile: {Type: "CERTIFICATE", Bytes: der},
-		keyFile: {Type: "EC PRIVATE KEY", Bytes: keyDER},
-	} {
-		if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
-			return err
-		}
-	}
-	return nil
 }

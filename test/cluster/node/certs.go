@@ -17,22 +17,23 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
-// ca is a certificate authority whose files are in a directory.
-type ca struct {
+// CA is a certificate authority whose files are in a directory: the cluster's, or
+// the test simulator's.
+type CA struct {
 	dir  string
 	cert *x509.Certificate
 	key  *ecdsa.PrivateKey
 }
 
-// newCA creates a CA and writes it to dir/ca.crt and dir/ca.key.
-func newCA(dir string) (*ca, error) {
+// NewCA creates a CA named cn and writes it to dir/ca.crt and dir/ca.key.
+func NewCA(dir, cn string) (*CA, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "test-cluster-ca"},
+		Subject:               pkix.Name{CommonName: cn},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(48 * time.Hour),
 		IsCA:                  true,
@@ -47,15 +48,16 @@ func newCA(dir string) (*ca, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &ca{dir: dir, cert: cert, key: key}
+	c := &CA{dir: dir, cert: cert, key: key}
 	return c, c.write("ca", der, key)
 }
 
-func (c *ca) certFile() string { return filepath.Join(c.dir, "ca.crt") }
+// CertFile is the CA certificate's file.
+func (c *CA) CertFile() string { return filepath.Join(c.dir, "ca.crt") }
 
-// issue writes dir/NAME.crt and dir/NAME.key: a certificate for both server and
+// Issue writes dir/NAME.crt and dir/NAME.key: a certificate for both server and
 // client use with the given subject and, for servers, addresses.
-func (c *ca) issue(name, cn string, orgs []string, ips []net.IP, dnsNames []string) error {
+func (c *CA) Issue(name, cn string, orgs []string, ips []net.IP, dnsNames []string) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
@@ -81,7 +83,7 @@ func (c *ca) issue(name, cn string, orgs []string, ips []net.IP, dnsNames []stri
 	return c.write(name, der, key)
 }
 
-func (c *ca) write(name string, der []byte, key *ecdsa.PrivateKey) error {
+func (c *CA) write(name string, der []byte, key *ecdsa.PrivateKey) error {
 	keyDER, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
 		return err
@@ -119,9 +121,9 @@ func writePEM(path, typ string, der []byte) error {
 
 // writeKubeconfig writes a kubeconfig for server that authenticates with the client
 // certificate dir/NAME.crt.
-func (c *ca) writeKubeconfig(path, server, name string) error {
+func (c *CA) writeKubeconfig(path, server, name string) error {
 	kc := clientcmdapi.NewConfig()
-	kc.Clusters["test-cluster"] = &clientcmdapi.Cluster{Server: server, CertificateAuthority: c.certFile()}
+	kc.Clusters["test-cluster"] = &clientcmdapi.Cluster{Server: server, CertificateAuthority: c.CertFile()}
 	kc.AuthInfos[name] = &clientcmdapi.AuthInfo{
 		ClientCertificate: filepath.Join(c.dir, name+".crt"),
 		ClientKey:         filepath.Join(c.dir, name+".key"),

@@ -84,7 +84,7 @@ type Cluster struct {
 
 	opts    Options
 	pki     string
-	ca      *ca
+	ca      *CA
 	host    *hostState
 	procs   map[string]*childproc.Process
 	order   []string // the processes by start
@@ -165,7 +165,7 @@ func (c *Cluster) configure() error {
 		}
 	}
 	var err error
-	if c.ca, err = newCA(c.pki); err != nil {
+	if c.ca, err = NewCA(c.pki, "test-cluster-ca"); err != nil {
 		return err
 	}
 	certs := []struct {
@@ -186,7 +186,7 @@ func (c *Cluster) configure() error {
 	}
 	server := "https://" + net.JoinHostPort(NodeIP, "6443")
 	for _, ct := range certs {
-		if err := c.ca.issue(ct.name, ct.cn, ct.orgs, ct.ips, ct.dns); err != nil {
+		if err := c.ca.Issue(ct.name, ct.cn, ct.orgs, ct.ips, ct.dns); err != nil {
 			return err
 		}
 		if ct.name != "apiserver" && ct.name != "apiserver-kubelet-client" {
