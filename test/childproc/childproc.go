@@ -6,7 +6,7 @@
 package childproc
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -41,30 +41,21 @@ func Start(name, path string, args, env []string, logPath string, firstLine bool
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = procAttr()
 	cmd.Stderr = logFile
-	var stdout io.ReadCloser
+	cmd.Stdout = logFile
+	lines := make(chan string, 1)
 	if firstLine {
-		if stdout, err = cmd.StdoutPipe(); err != nil {
-			_ = logFile.Close()
-			return nil, "", err
-		}
-	} else {
-		cmd.Stdout = logFile
+		// exec copies through a pipe to a Writer that is not a file, and Wait
+		// waits for that copy, so nothing the child writes is lost or written
+		// after the log is closed. WaitDelay bounds the wait when something the
+		// child started still holds the pipe open.
+		cmd.Stdout = &firstLineWriter{lines: lines, rest: logFile}
+		cmd.WaitDelay = 5 * time.Second
 	}
 	if err := cmd.Start(); err != nil {
 		_ = logFile.Close()
 		return nil, "", fmt.Errorf("start %s: %w", name, err)
 	}
 	p := &Process{name: name, logPath: logPath, cmd: cmd, done: make(chan struct{})}
-
-	lines := make(chan string, 1)
-	if firstLine {
-		go func() {
-			r := bufio.NewReader(stdout)
-			line, _ := r.ReadString('\n')
-			lines <- strings.TrimSpace(line)
-			_, _ = io.Copy(logFile, r)
-		}()
-	}
 	go func() {
 		p.err = cmd.Wait()
 		_ = logFile.Close()
@@ -75,15 +66,45 @@ func Start(name, path string, args, env []string, logPath string, firstLine bool
 	}
 	select {
 	case line := <-lines:
-		if line != "" {
+		return p, line, nil
+	case <-p.done:
+		select {
+		case line := <-lines: // it wrote its line and ended at once
 			return p, line, nil
+		default:
 		}
-		<-p.done
 		return nil, "", fmt.Errorf("%s exited: %v%s", name, p.err, LogTail(logPath, 15))
 	case <-time.After(20 * time.Second):
 		_ = p.Stop(0)
 		return nil, "", fmt.Errorf("%s wrote nothing within 20s%s", name, LogTail(logPath, 15))
 	}
+}
+
+// firstLineWriter sends the first line written to it on lines and writes
+// everything after that line to rest.
+type firstLineWriter struct {
+	lines chan<- string
+	rest  io.Writer
+	head  []byte
+	sent  bool
+}
+
+func (w *firstLineWriter) Write(b []byte) (int, error) {
+	if w.sent {
+		return w.rest.Write(b)
+	}
+	w.head = append(w.head, b...)
+	i := bytes.IndexByte(w.head, '\n')
+	if i < 0 {
+		return len(b), nil
+	}
+	w.sent = true
+	w.lines <- strings.TrimSpace(string(w.head[:i]))
+	if _, err := w.rest.Write(w.head[i+1:]); err != nil {
+		return 0, err
+	}
+	w.head = nil
+	return len(b), nil
 }
 
 // Name is the name the process was started with, for messages.

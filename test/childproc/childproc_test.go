@@ -7,15 +7,32 @@ import (
 	"time"
 )
 
-func TestStartFirstLineAndStop(t *testing.T) {
+func TestStartReturnsTheFirstLineAndLogsTheRest(t *testing.T) {
 	logPath := filepath.Join(t.TempDir(), "child.log")
-	p, line, err := Start("child", "/bin/sh", []string{"-c", "echo ready; echo more; echo oops >&2; exec sleep 60"},
+	p, line, err := Start("child", "/bin/sh", []string{"-c", "echo ready; sleep 0.2; echo more; echo oops >&2"},
 		nil, logPath, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if line != "ready" {
 		t.Errorf("first line = %q, want ready", line)
+	}
+	select {
+	case <-p.Exited():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the child did not end")
+	}
+	tail := LogTail(logPath, 5)
+	if !strings.Contains(tail, "more") || !strings.Contains(tail, "oops") || strings.Contains(tail, "ready") {
+		t.Errorf("log = %q, want the rest of stdout and stderr, without the first line", tail)
+	}
+}
+
+func TestStopEndsAChildThatHonoursSIGTERM(t *testing.T) {
+	p, _, err := Start("child", "/bin/sh", []string{"-c", "echo up; exec sleep 60"},
+		nil, filepath.Join(t.TempDir(), "child.log"), true)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if err := p.Stop(5 * time.Second); err != nil {
 		t.Errorf("Stop: %v", err)
@@ -24,10 +41,6 @@ func TestStartFirstLineAndStop(t *testing.T) {
 	case <-p.Exited():
 	default:
 		t.Fatal("Exited is not closed after Stop")
-	}
-	tail := LogTail(logPath, 5)
-	if !strings.Contains(tail, "more") || !strings.Contains(tail, "oops") || strings.Contains(tail, "ready") {
-		t.Errorf("log = %q, want the rest of stdout and stderr, without the first line", tail)
 	}
 }
 
