@@ -76,6 +76,22 @@ const (
 	// and is not this PartnerAccount's; it is never overwritten. Delete it or name
 	// another in spec.activationTokenSecretRef.
 	ReasonSecretConflict = "SecretConflict"
+	// ReasonEndpointUnproven: the Partnership API URL answered 404 or 410 for the
+	// account, in the API's own error shape, but it has not shown that it serves
+	// accounts: it never answered 2xx for this account, and has answered 2xx for no
+	// account since the operator started. A wrong path prefix on the right host
+	// answers that way too, so nothing is concluded: the status keeps what it had,
+	// finalizers stay, and the operator reads an account it knows exists to prove
+	// the endpoint. The message names the URL called.
+	ReasonEndpointUnproven = "EndpointUnproven"
+	// ReasonTokenSecretFailed: the Secret that should hold the activation token could
+	// not be written; the message is the Kubernetes API server's. Retried with
+	// backoff. The account itself is in status.accountUID.
+	ReasonTokenSecretFailed = "TokenSecretFailed"
+	// ReasonEndsAtNotApplied: the Partnership API answered a change of the end date
+	// with an account that does not carry the end date asked for. It is tried again
+	// at the next read-back, not in a loop.
+	ReasonEndsAtNotApplied = "EndsAtNotApplied"
 )
 
 // Reasons for Stalled=True (and Ready=False): nothing happens until the spec changes,
@@ -94,13 +110,19 @@ const (
 	// this resource's first create attempt. It is adopted only when
 	// spec.adoptExisting is true; until then it is left alone.
 	ReasonAccountExists = "AccountExists"
+	// ReasonAccountReplaced: the account this resource owned was replaced outside
+	// the operator: the one under its accountUID now has another type, domain or
+	// creation time. It is not this resource's: it is never written or deleted from
+	// here. Adopt it (spec.adoptExisting, then a reconcile request), or delete this
+	// resource, which deletes nothing remotely.
+	ReasonAccountReplaced = "AccountReplaced"
 )
 
 // ReasonReconcileSuspended is the Ready=Unknown reason while spec.suspend is true.
 const ReasonReconcileSuspended = "ReconcileSuspended"
 
-// Event reasons, beside the failure reasons above, which are recorded once each time
-// the Ready reason changes to one of them.
+// Event reasons, beside the failure reasons above (Reasons[r].Warning), which are
+// recorded once each time the Ready condition changes to one of them.
 const (
 	// EventCreated: the controller created the remote account.
 	EventCreated = "Created"
@@ -116,6 +138,10 @@ const (
 	EventDeleted = "Deleted"
 	// EventOrphaned: the resource was deleted and the remote account left as it is.
 	EventOrphaned = "Orphaned"
+	// EventOrphanedByUninstall (Warning): the resource was deleted because its
+	// CustomResourceDefinition is being deleted, so the remote account was left as
+	// it is, whatever spec.deletionPolicy says.
+	EventOrphanedByUninstall = "OrphanedByUninstall"
 )
 
 // Finalizer keeps a PartnerAccount until the controller has dealt with its remote account.

@@ -133,16 +133,30 @@ type PartnerAccountStatus struct {
 
 	// accountUID is set once this resource owns the remote account spec.accountUID:
 	// its create was answered with success, or a create whose answer was lost is
-	// recovered (the account's createdAt is not before createAttemptedAt, less a
-	// one-minute clock-skew margin), or it adopted the account (spec.adoptExisting).
-	// Only a resource that owns its account changes its end date or deletes it.
+	// recovered (the account's createdAt falls inside createClaim's window), or it
+	// adopted the account (spec.adoptExisting). Only a resource that owns its
+	// account changes its end date or deletes it, and only while the account read
+	// back is still the one it owns (same type, domain and createdAt).
 	// +optional
 	AccountUID string `json:"accountUID,omitempty"`
 
-	// createAttemptedAt is when this resource first asked the Partnership API to
-	// create the account, written before the request. It is kept until the
-	// controller knows whether that attempt created the account, and is the
-	// evidence that tells an account it created from one that existed before.
+	// endpoint is the Partnership API base URL that last answered with this
+	// account. A 404 or 410 from that URL proves the account gone; from another,
+	// only once that one has answered for some account.
+	// +optional
+	Endpoint string `json:"endpoint,omitempty"`
+
+	// createClaim records this resource's attempts to create its account while
+	// their outcome is not known, so that an account made by an attempt whose
+	// answer was lost is recognised as its own, and no other. It is written before
+	// the first create request, and removed once the account is this resource's or
+	// is proven absent.
+	// +optional
+	CreateClaim *CreateClaim `json:"createClaim,omitempty"`
+
+	// createAttemptedAt is the first create attempt as versions before createClaim
+	// recorded it. It is read as a claim whose attempt's outcome is unknown, and
+	// replaced by createClaim.
 	// +optional
 	CreateAttemptedAt *metav1.Time `json:"createAttemptedAt,omitempty"`
 
@@ -181,6 +195,42 @@ type PartnerAccountStatus struct {
 	// createdAt is when the remote account was created, as the Partnership API reports it.
 	// +optional
 	CreatedAt *metav1.Time `json:"createdAt,omitempty"`
+}
+
+// Clock names the clock the times of a CreateClaim are on.
+// +kubebuilder:validation:Enum=API;Local
+type Clock string
+
+const (
+	// ClockAPI: the Partnership API's clock, read from the Date header of its
+	// answers. Its created_at times are on the same clock, so the claim's margin
+	// is seconds.
+	ClockAPI Clock = "API"
+	// ClockLocal: the operator's clock, used until the API has sent a Date header;
+	// the margin then allows for the two clocks disagreeing by up to a minute.
+	ClockLocal Clock = "Local"
+)
+
+// CreateClaim is the window in which this resource's create attempts may have
+// made its account: from the first attempt to the end of the last attempt whose
+// outcome is unknown (a 5xx, a timeout, a dropped connection). An account whose
+// created_at falls inside it, give or take the clock's margin, is this
+// resource's; any other account under its accountUID existed before.
+type CreateClaim struct {
+	// firstAttemptAt is when the first create request was sent.
+	// +required
+	FirstAttemptAt metav1.Time `json:"firstAttemptAt"`
+
+	// unknownUntil is the latest time an attempt whose outcome is unknown could
+	// have created the account: the end of its request timeout. It is absent when
+	// every attempt was answered with a refusal that created nothing (401, 403,
+	// 429, or the API's own 4xx), and then no account found is this resource's.
+	// +optional
+	UnknownUntil *metav1.Time `json:"unknownUntil,omitempty"`
+
+	// clock is the clock both times are on: API or Local.
+	// +required
+	Clock Clock `json:"clock"`
 }
 
 // +kubebuilder:object:root=true

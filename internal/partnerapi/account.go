@@ -74,7 +74,7 @@ type CreateRequest struct {
 	EndsAt *time.Time
 }
 
-// Client is what the operator needs from the Partnership API. Every method returns
+// Client is what the operator needs from the Partnership API. Every call returns
 // an *Error on failure, which errors.Is matches against ErrInvalidRequest,
 // ErrUnauthorized, ErrNotFound, ErrAlreadyExists, ErrRateLimited, ErrTransient or
 // ErrMisconfigured.
@@ -88,4 +88,15 @@ type Client interface {
 	UpdateEndsAt(ctx context.Context, uid string, endsAt *time.Time) (*Account, error)
 	// Delete deactivates an account. ErrNotFound means it was already gone.
 	Delete(ctx context.Context, uid string) error
+
+	// Endpoint returns the base URL the client calls.
+	Endpoint() string
+	// Proven reports whether the endpoint has answered 2xx with an account since
+	// the client was made. Until then a 404 or 410 from it proves nothing.
+	Proven() bool
+	// Now returns the time on the API's clock (from the Date header of its latest
+	// answer) and true, or the local time and false before any answer had one.
+	Now() (time.Time, bool)
+	// Timeout returns how long one request may take at most.
+	Timeout() time.Duration
 }

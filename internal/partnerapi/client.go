@@ -15,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -97,6 +98,9 @@ type HTTPClient struct {
 	limiter   *rate.Limiter
 	gate      *gate
 	http      *http.Client
+	clock     serverClock
+	// proven is set once the endpoint has answered 2xx with the account asked for.
+	proven atomic.Bool
 }
 
 var _ Client = (*HTTPClient)(nil)
@@ -235,8 +239,24 @@ func rootCAs(caFile string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
+// Endpoint returns the base URL the client calls.
+func (c *HTTPClient) Endpoint() string { return c.baseURL }
+
+// Proven reports whether the endpoint has answered 2xx with an account it was
+// asked for since the client was made: it serves accounts, so its 404 and 410
+// answers mean what they say.
+func (c *HTTPClient) Proven() bool { return c.proven.Load() }
+
+// Now returns the time on the API's clock, estimated from the Date header of its
+// latest answer, and true; before any answer carried one, the local time and false.
+func (c *HTTPClient) Now() (time.Time, bool) { return c.clock.now() }
+
+// Timeout returns how long one request may take at most.
+func (c *HTTPClient) Timeout() time.Duration { return c.timeout }
+
 // Create creates an account. A 2xx answer to a duplicate create (which published
-// servers may give) returns the existing account.
+// servers may give) returns the existing account. Fields the answer lacks (type,
+// domain) are taken from the request.
 func (c *HTTPClient) Create(ctx context.Context, req CreateRequest) (*Account, error) {
 	if err := checkUID(OpCreate, req.UID); err != nil {
 		return nil, err
@@ -245,7 +265,17 @@ func (c *HTTPClient) Create(ctx context.Context, req CreateRequest) (*Account, e
 	if err != nil {
 		return nil, &Error{Kind: ErrInvalidRequest, Op: OpCreate, UID: req.UID, Err: err}
 	}
-	return c.account(ctx, OpCreate, http.MethodPost, req.UID, c.baseURL+"/partners/accounts", body)
+	acct, err := c.account(ctx, OpCreate, http.MethodPost, req.UID, c.baseURL+"/partners/accounts", body)
+	if err != nil {
+		return nil, err
+	}
+	if acct.Type == "" {
+		acct.Type = req.Type
+	}
+	if acct.Domain == "" {
+		acct.Domain = req.Domain
+	}
+	return acct, nil
 }
 
 // Get reads an account. 404 and 410 with the API's error body give ErrNotFound;
@@ -293,16 +323,24 @@ func checkUID(op, uid string) error {
 	return nil
 }
 
-// account sends a request whose 2xx answer carries an account and decodes it.
+// account sends a request whose 2xx answer carries an account and decodes it. An
+// answer that carries another account than uid is an ErrTransient error: the
+// call's outcome for uid is unknown.
 func (c *HTTPClient) account(ctx context.Context, op, method, uid, target string, body []byte) (*Account, error) {
 	var acct *Account
 	err := c.do(ctx, op, method, uid, target, body, func(respBody []byte) (err error) {
-		acct, err = decodeAccount(respBody)
-		return err
+		if acct, err = decodeAccount(respBody); err != nil {
+			return err
+		}
+		if acct.UID != uid {
+			return fmt.Errorf("the answer is about account %q", truncate(acct.UID, maxCodeLen))
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	c.proven.Store(true)
 	return acct, nil
 }
 
@@ -355,6 +393,7 @@ func (c *HTTPClient) do(ctx context.Context, op, method, uid, target string, bod
 	respBody, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
 	_ = resp.Body.Close()
 	observe(op, strconv.Itoa(resp.StatusCode), start)
+	c.clock.observe(resp.Header.Get("Date"), time.Now())
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return responseError(op, uid, target, resp.StatusCode, resp.Header, respBody, time.Now(), token)

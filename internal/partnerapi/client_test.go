@@ -187,3 +187,67 @@ func TestTLS(t *testing.T) {
 		}
 	})
 }
+
+// TestProvenOnlyByTheAccountAskedFor checks that the endpoint counts as serving
+// accounts only once it answered 2xx with the account a call asked for: a JSON 404
+// in the API's error shape, or a 2xx about another account, proves nothing.
+func TestProvenOnlyByTheAccountAskedFor(t *testing.T) {
+	srv := newScripted(t)
+	c := newTestClient(t, srv.apiURL())
+	ctx := testCtx(t)
+	if c.Proven() {
+		t.Fatal("a new client is proven")
+	}
+	if c.Endpoint() != srv.apiURL() {
+		t.Errorf("Endpoint = %q, want %q", c.Endpoint(), srv.apiURL())
+	}
+
+	srv.set(answer(http.StatusNotFound, []byte(`{"description":"Not found.","code":404,"error":"not_found"}`)))
+	if _, err := c.Get(ctx, "acct-1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("JSON 404: err = %v (%s), want ErrNotFound", err, kindOf(err))
+	}
+	if c.Proven() {
+		t.Error("a 404 proved the endpoint")
+	}
+
+	srv.set(answer(http.StatusOK, []byte(`{"account_uid":"acct-2","account_type":"I","domain":"b5test.com","status":"entitled"}`)))
+	_, err := c.Get(ctx, "acct-1")
+	if !errors.Is(err, ErrTransient) || c.Proven() {
+		t.Errorf("an answer about another account: err = %v (%s), proven %v; want ErrTransient, not proven",
+			err, kindOf(err), c.Proven())
+	}
+	rememberErr(err)
+
+	if _, err := c.Get(ctx, "acct-2"); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Proven() {
+		t.Error("a 2xx with the account asked for did not prove the endpoint")
+	}
+}
+
+// TestCreateFillsWhatTheAnswerLacks checks that a 2xx create answer without type
+// or domain is completed from the request, so that it still reads as the account
+// created.
+func TestCreateFillsWhatTheAnswerLacks(t *testing.T) {
+	srv := newScripted(t)
+	c := newTestClient(t, srv.apiURL())
+	srv.set(answer(http.StatusCreated, []byte(`{"account_uid":"acct-1","status":"entitled","activation_token":"PNS-1"}`)))
+	acct, err := c.Create(testCtx(t), CreateRequest{UID: "acct-1", Type: AccountTypeFamily, Domain: "b5test.ca"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acct.Type != AccountTypeFamily || acct.Domain != "b5test.ca" || acct.UID != "acct-1" {
+		t.Errorf("account = %+v, want type and domain from the request", acct)
+	}
+
+	srv.set(answer(http.StatusCreated, []byte(`{"account_uid":"acct-1","account_type":"I","domain":"b5test.com"}`)))
+	acct, err = c.Create(testCtx(t), CreateRequest{UID: "acct-1", Type: AccountTypeFamily, Domain: "b5test.ca"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acct.Type != AccountTypeIndividual || acct.Domain != "b5test.com" {
+		t.Errorf("account = %+v: what the answer says was replaced by the request", acct)
+	}
+}
+

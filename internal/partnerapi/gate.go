@@ -49,8 +49,10 @@ func init() {
 // from what earlier answers said:
 //
 //   - A Retry-After (on a 429, or a 503 that names one) pauses every call until
-//     then, before it takes a rate-limiter token. A later Retry-After extends the
-//     pause but never shortens it.
+//     then: meanwhile calls fail at once with ErrRateLimited, carrying the time
+//     left as their RetryAfter, and send nothing, so that no caller is held for
+//     the length of the pause. A later Retry-After extends the pause but never
+//     shortens it.
 //   - A 401 or 403 closes the gate. While closed, calls fail at once with
 //     ErrUnauthorized and send nothing, except one probe at a time: the first call
 //     after period has passed since the last rejection, or the first call after
@@ -102,12 +104,22 @@ func (g *gate) pass(ctx context.Context, op, uid string, limiter *rate.Limiter, 
 		return ticket{}, err
 	}
 
+	if d := g.pauseLeft(); d > 0 {
+		g.leave(t, "", nil)
+		return ticket{}, paused(op, uid, d)
+	}
 	waitStart := time.Now()
-	err = g.wait(ctx, limiter)
+	err = limiter.Wait(ctx)
 	limiterWait.Observe(time.Since(waitStart).Seconds())
 	if err != nil {
 		g.leave(t, "", nil) // nothing went out
 		return ticket{}, &Error{Kind: ErrTransient, Op: op, UID: uid, Err: fmt.Errorf("client-side rate limiter: %w", err)}
+	}
+	// A pause that began while this call waited for its token holds it too, so
+	// that calls queued behind the limiter do not go out during the pause.
+	if d := g.pauseLeft(); d > 0 {
+		g.leave(t, "", nil)
+		return ticket{}, paused(op, uid, d)
 	}
 
 	// The gate may have closed while this call waited: calls queued behind the
@@ -158,49 +170,21 @@ func notSent(op, uid string) *Error {
 	return &Error{Kind: ErrUnauthorized, Op: op, UID: uid, Err: errNotSent}
 }
 
-// wait waits out any pause, then takes a rate-limiter token. A pause that began
-// while it waited for the token is waited out too, and another token taken, so
-// that calls queued behind the limiter neither go out during the pause nor all
-// at once when it ends.
-func (g *gate) wait(ctx context.Context, limiter *rate.Limiter) error {
-	for {
-		if err := g.waitPause(ctx); err != nil {
-			return err
-		}
-		if err := limiter.Wait(ctx); err != nil {
-			return err
-		}
-		g.mu.Lock()
-		paused := time.Now().Before(g.until)
-		g.mu.Unlock()
-		if !paused {
-			return nil
-		}
-	}
+// pauseLeft returns how long the current pause lasts still; zero or less when
+// calls are not held back.
+func (g *gate) pauseLeft() time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return time.Until(g.until)
 }
 
-// waitPause waits for the end of the current pause, which may grow while it
-// waits. It fails at once when ctx's deadline comes before the end.
-func (g *gate) waitPause(ctx context.Context) error {
-	for {
-		g.mu.Lock()
-		until := g.until
-		g.mu.Unlock()
-		d := time.Until(until)
-		if d <= 0 {
-			return nil
-		}
-		if deadline, ok := ctx.Deadline(); ok && deadline.Before(until) {
-			return fmt.Errorf("the API's Retry-After outlasts the deadline: %w", context.DeadlineExceeded)
-		}
-		timer := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return ctx.Err()
-		case <-timer.C:
-		}
-	}
+// errPaused is the cause of calls refused during a pause. Its text is fixed, so
+// that refused calls give the same error whatever time is left.
+var errPaused = errors.New("not sent: the API asked the partner to wait (Retry-After)")
+
+// paused is the error of a call refused with d of the pause left.
+func paused(op, uid string, d time.Duration) *Error {
+	return &Error{Kind: ErrRateLimited, Op: op, UID: uid, RetryAfter: d, Err: errPaused}
 }
 
 // leave learns from the end of a call that held ticket t: sent is the token the

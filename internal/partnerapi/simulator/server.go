@@ -200,7 +200,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case path == "/sim" || strings.HasPrefix(path, "/sim/"):
 		s.sim.ServeHTTP(w, r)
 	default:
-		writeJSON(w, http.StatusNotFound, simError{Error: "no such path: the API is under " + accountsPath + ", the controls under /sim"})
+		// As a real server does, in the API's own error shape: a wrong path prefix
+		// gets JSON 404s that look like the API's.
+		resp := s.apiError(http.StatusNotFound, "not_found", "Not found.")
+		resp.date = s.now()
+		s.count(opOther, resp.status, "")
+		resp.write(w)
 	}
 }
 
@@ -277,6 +282,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, path string) {
 		return
 	}
 	s.count(rt.op, resp.status, "")
+	resp.date = s.now()
 	resp.write(w)
 }
 
@@ -313,6 +319,10 @@ type response struct {
 	retryAfter int
 	allow      string
 	bearer     bool // WWW-Authenticate: Bearer
+	// date is the simulator's clock when it answered, sent as the Date header, so
+	// that a simulator whose clock is set apart (Options.Now) shows it as a real
+	// server with a skewed clock does.
+	date time.Time
 }
 
 var jsonContentType = []string{"application/json"}
@@ -333,6 +343,9 @@ func (resp *response) write(w http.ResponseWriter) {
 	}
 	if resp.bearer {
 		h.Set("WWW-Authenticate", `Bearer realm="partnerapi-sim"`)
+	}
+	if !resp.date.IsZero() {
+		h.Set("Date", resp.date.UTC().Format(http.TimeFormat))
 	}
 	w.WriteHeader(resp.status)
 	if resp.body != nil {

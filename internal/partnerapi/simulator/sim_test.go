@@ -55,7 +55,6 @@ func TestSimEndpoints(t *testing.T) {
 		{"GET", "/sim/accounts/nobody", http.StatusNotFound},
 		{"POST", "/sim/accounts", http.StatusBadRequest},
 		{"GET", "/sim/nothing", http.StatusNotFound},
-		{"GET", "/elsewhere", http.StatusNotFound},
 	} {
 		r := h.do(c.method, c.path, nil)
 		wantStatus(t, c.method+" "+c.path, r, c.status)
@@ -150,5 +149,27 @@ func TestSeed(t *testing.T) {
 		if r := h.do(http.MethodPost, "/sim/accounts", bad); r.status != http.StatusConflict && r.status != http.StatusBadRequest {
 			t.Errorf("seed %v: status %d (%s)", bad, r.status, r.body)
 		}
+	}
+}
+
+// TestUnknownRoutesAnswerLikeTheAPI checks that a path outside the API and the
+// controls (a wrong prefix, say) gets a 404 in the dialect's own error shape, as a
+// real server's would, with the simulator's clock in the Date header.
+func TestUnknownRoutesAnswerLikeTheAPI(t *testing.T) {
+	for _, d := range []simulator.Dialect{simulator.DialectContract, simulator.DialectPublished} {
+		t.Run(string(d), func(t *testing.T) {
+			h := newHarness(t, simulator.Options{Dialect: d})
+			for _, path := range []string{"/v2/api/v1/partners/accounts/acct-1", "/elsewhere"} {
+				r := h.do(http.MethodGet, path, nil)
+				wantError(t, h, path, r, http.StatusNotFound, "not_found")
+				date, err := http.ParseTime(r.header.Get("Date"))
+				if err != nil || !date.Equal(start) {
+					t.Errorf("%s: Date %q, want the simulator's clock %s", path, r.header.Get("Date"), start)
+				}
+			}
+			if n := h.sim.Requests()["other 404"]; n != 2 {
+				t.Errorf("requests %v, want 2 counted as other 404", h.sim.Requests())
+			}
+		})
 	}
 }
