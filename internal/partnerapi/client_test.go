@@ -250,4 +250,3 @@ func TestCreateFillsWhatTheAnswerLacks(t *testing.T) {
 		t.Errorf("account = %+v: what the answer says was replaced by the request", acct)
 	}
 }
-
