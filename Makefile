@@ -271,10 +271,10 @@ test-chart: kustomize kubebuilder helm ## Check that dist/chart is what make cha
 	$(generate-chart)
 	@diff -r "$(CHART_WORK)/dist/chart" "$(CHART_DIR)" || { echo "dist/chart is not what config/ and hack/chart/ make: run make chart" >&2; exit 1; }
 	"$(HELM)" lint --strict "$(CHART_DIR)"
-	"$(HELM)" lint --strict "$(CHART_DIR)" --set partnerAPI.url=test,prometheus.enabled=true,prometheusRule.enabled=true,grafanaDashboard.enabled=true,networkPolicy.enabled=true
+	"$(HELM)" lint --strict "$(CHART_DIR)" --set 'partnerAPI.url=test,prometheus.enabled=true,prometheusRule.enabled=true,grafanaDashboard.enabled=true,networkPolicy.enabled=true,metrics.readers[0].name=prometheus-k8s,metrics.readers[0].namespace=monitoring'
 	mkdir -p "$(dir $(CHART_RENDERED))"
 	$(HELM_TEMPLATE) > "$(CHART_RENDERED)"
-	$(HELM_TEMPLATE) --set partnerAPI.url=test,prometheus.enabled=true,prometheusRule.enabled=true,grafanaDashboard.enabled=true,networkPolicy.enabled=true > /dev/null
+	$(HELM_TEMPLATE) --set 'partnerAPI.url=test,prometheus.enabled=true,prometheusRule.enabled=true,grafanaDashboard.enabled=true,networkPolicy.enabled=true,metrics.readers[0].name=prometheus-k8s,metrics.readers[0].namespace=monitoring' > /dev/null
 	"$(KUSTOMIZE)" build config/overlays/test-server > /dev/null
 	HELM="$(HELM)" KUSTOMIZE="$(KUSTOMIZE)" go test ./hack/chart -count=1
 
