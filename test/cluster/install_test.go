@@ -26,6 +26,11 @@ import (
 type installMethod struct {
 	name   string
 	render func(ctx context.Context) string
+	// configured is set when render has made the manifests call the simulator and
+	// trust its CA, and bind the metrics client to the metrics reader role, as the
+	// chart's values do. Otherwise the suite does it as a kustomize user would: a
+	// patch of the Deployment, a ConfigMap of the CA, a ClusterRoleBinding.
+	configured bool
 }
 
 // installMethods are the ways the suite installs the operator: make build-installer's
@@ -37,19 +42,23 @@ var installMethods = []installMethod{
 		data, err := os.ReadFile(installYAML)
 		Expect(err).NotTo(HaveOccurred())
 		return string(data)
-	}},
-	{"dist/chart with helm template", renderChart},
+	}, false},
+	{"dist/chart with helm template", renderChart, true},
 }
 
 // renderChart renders dist/chart as the README's helm install would install it, with
-// the test image and the simulator as the Partnership API.
+// the test image, the simulator as the Partnership API and its CA as the chart's
+// partnerAPI.caBundle, and the metrics client's ServiceAccount in metrics.readers.
 func renderChart(ctx context.Context) string {
 	GinkgoHelper()
 	repository, tag, _ := strings.Cut(operatorImage, ":")
 	args := []string{"template", "partner-account-operator", filepath.Join("..", "..", "dist", "chart"),
 		"--namespace", "partner-account-operator-system",
 		"--set", "manager.image.repository=" + repository, "--set", "manager.image.tag=" + tag,
-		"--set", "partnerAPI.url=" + sim.SimulatorURL + "/api/v1"}
+		"--set", "partnerAPI.url=" + sim.SimulatorURL + "/api/v1",
+		"--set-file", "partnerAPI.caBundle=" + sim.CAFile,
+		"--set", "metrics.readers[0].name=" + metricsReaderAccount,
+		"--set", "metrics.readers[0].namespace=" + metricsClientNamespace}
 	GinkgoWriter.Printf("$ helm %s\n", strings.Join(args, " "))
 	out, err := exec.CommandContext(ctx, helmPath, args...).Output()
 	if exitErr, ok := err.(*exec.ExitError); ok {
@@ -136,12 +145,18 @@ func (in install) selector() string {
 	return labels.SelectorFromSet(in.deployment.Spec.Selector.MatchLabels).String()
 }
 
-// overlay writes a kustomization into dir that changes the manifests as a user
+// overlay writes a kustomization of the manifests into dir. Unless the manifests are
+// configured already (the chart's values), it changes them as a kustomize user
 // would for this test: the operator calls the simulator, and trusts the simulator's
 // CA from the ConfigMap partner-api-ca, mounted at /etc/partner-api-ca.
-func (in install) overlay(dir, apiURL string) {
+func (in install) overlay(dir, apiURL string, configured bool) {
 	GinkgoHelper()
 	Expect(os.WriteFile(filepath.Join(dir, "install.yaml"), []byte(in.manifests), 0o600)).To(Succeed())
+	if configured {
+		Expect(os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte("resources:\n- install.yaml\n"), 0o600)).
+			To(Succeed())
+		return
+	}
 	c := in.deployment.Spec.Template.Spec.Containers[in.container]
 	urlArg := "/spec/template/spec/containers/%d/args/-"
 	op := "add"

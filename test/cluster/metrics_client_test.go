@@ -16,26 +16,32 @@ type metricsClient struct {
 	namespace, pod string
 }
 
+// The metrics client's namespace, and its ServiceAccount that may read metrics.
+const (
+	metricsClientNamespace = "metrics-client"
+	metricsReaderAccount   = "metrics-allowed"
+)
+
 const metricsClientManifests = `apiVersion: v1
 kind: Namespace
 metadata:
-  name: metrics-client
+  name: ` + metricsClientNamespace + `
   labels:
     pod-security.kubernetes.io/enforce: restricted
 ---
 apiVersion: v1
 kind: ServiceAccount
-metadata: {name: metrics-allowed, namespace: metrics-client}
+metadata: {name: ` + metricsReaderAccount + `, namespace: ` + metricsClientNamespace + `}
 ---
 apiVersion: v1
 kind: ServiceAccount
-metadata: {name: metrics-denied, namespace: metrics-client}
+metadata: {name: metrics-denied, namespace: ` + metricsClientNamespace + `}
 ---
 apiVersion: v1
 kind: Pod
-metadata: {name: client, namespace: metrics-client}
+metadata: {name: client, namespace: ` + metricsClientNamespace + `}
 spec:
-  serviceAccountName: metrics-allowed
+  serviceAccountName: ` + metricsReaderAccount + `
   securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
   containers:
   - name: client
@@ -47,19 +53,24 @@ spec:
       capabilities: {drop: [ALL]}
 `
 
-// startMetricsClient starts the client pod, lets metrics-allowed read metrics through
-// the ClusterRole reader, and removes it all when the spec ends.
-func startMetricsClient(ctx context.Context, reader string) metricsClient {
+// startMetricsClient starts the client pod and, when bind is set, lets
+// metrics-allowed read metrics through the ClusterRole reader (otherwise the install
+// has bound it); it removes what it made when the spec ends.
+func startMetricsClient(ctx context.Context, reader string, bind bool) metricsClient {
 	GinkgoHelper()
-	c := metricsClient{namespace: "metrics-client", pod: "client"}
+	c := metricsClient{namespace: metricsClientNamespace, pod: "client"}
 	DeferCleanup(func(ctx SpecContext) {
-		_, _ = kubectlIn(ctx, "", "delete", "clusterrolebinding", "metrics-allowed", "--ignore-not-found")
+		if bind {
+			_, _ = kubectlIn(ctx, "", "delete", "clusterrolebinding", metricsReaderAccount, "--ignore-not-found")
+		}
 		_, _ = kubectlIn(ctx, "", "delete", "namespace", c.namespace, "--ignore-not-found", "--timeout=60s")
 	})
 	_, err := kubectlIn(ctx, metricsClientManifests, "apply", "-f", "-")
 	Expect(err).NotTo(HaveOccurred())
-	kubectl(ctx, "create", "clusterrolebinding", "metrics-allowed", "--clusterrole="+reader,
-		"--serviceaccount="+c.namespace+":metrics-allowed")
+	if bind {
+		kubectl(ctx, "create", "clusterrolebinding", metricsReaderAccount, "--clusterrole="+reader,
+			"--serviceaccount="+c.namespace+":"+metricsReaderAccount)
+	}
 	kubectl(ctx, "wait", "-n", c.namespace, "--for=condition=Ready", "--timeout=60s", "pod/"+c.pod)
 	return c
 }

@@ -106,7 +106,7 @@ var _ = Describe("The operator, installed as a user would", func() {
 			BeforeAll(func(ctx SpecContext) {
 				in = parseInstall(method.render(ctx))
 				overlay = GinkgoT().TempDir()
-				in.overlay(overlay, sim.SimulatorURL)
+				in.overlay(overlay, sim.SimulatorURL, method.configured)
 				createsBefore = simCreates(ctx)
 			})
 
@@ -120,7 +120,9 @@ var _ = Describe("The operator, installed as a user would", func() {
 					kubectl(ctx, "apply", "-k", overlay)
 					kubectl(ctx, "create", "secret", "generic", "partner-api-token", "-n", in.namespace,
 						"--from-file=token="+sim.TokenFile)
-					kubectl(ctx, "create", "configmap", "partner-api-ca", "-n", in.namespace, "--from-file=ca.crt="+sim.CAFile)
+					if !method.configured {
+						kubectl(ctx, "create", "configmap", "partner-api-ca", "-n", in.namespace, "--from-file=ca.crt="+sim.CAFile)
+					}
 					pods := rollOut(ctx)
 					kubectl(ctx, "wait", "-n", in.namespace, "--for=condition=Available", "--timeout=10s",
 						"deployment/"+in.deployment.Name)
@@ -169,7 +171,8 @@ var _ = Describe("The operator, installed as a user would", func() {
 				func(ctx SpecContext) {
 					url := fmt.Sprintf("https://%s:8443/metrics",
 						kubectl(ctx, "get", "service", in.metricsService.Name, "-n", in.namespace, "-o", "jsonpath={.spec.clusterIP}"))
-					client := startMetricsClient(ctx, in.metricsReader)
+					// The chart binds the client's ServiceAccount itself (metrics.readers).
+					client := startMetricsClient(ctx, in.metricsReader, !method.configured)
 
 					out, err := client.fetch(ctx, "", "/fetch", url)
 					Expect(err).NotTo(HaveOccurred())
