@@ -9,6 +9,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
 	"github.com/partnerbilling/partner-account-operator/internal/testenv"
 )
 
@@ -263,5 +264,36 @@ func TestDocsCarryTheScript(t *testing.T) {
 	}
 	if got := strings.TrimRight(strings.Join(lines, ""), "\n") + "\n"; got != script {
 		t.Errorf("the script in docs/gitops.md differs from health.lua:\n%s", got)
+	}
+}
+
+// TestAgreesWithTheReasonTable checks that health.lua gives every reason of the
+// operator's reason table the health the table says, on an object whose status
+// describes its generation, as the controller writes it.
+func TestAgreesWithTheReasonTable(t *testing.T) {
+	script := loadScript(t)
+	for reason, info := range billingv1alpha1.Reasons {
+		t.Run(reason, func(t *testing.T) {
+			conditions := []any{map[string]any{"type": "Ready", "status": string(info.Ready), "reason": reason,
+				"message": "m", "observedGeneration": int64(2)}}
+			for condType, on := range map[string]bool{"Reconciling": info.Reconciling, "Stalled": info.Stalled} {
+				if on {
+					conditions = append(conditions, map[string]any{"type": condType, "status": "True", "reason": reason,
+						"message": "m", "observedGeneration": int64(2)})
+				}
+			}
+			obj := map[string]any{
+				"metadata": map[string]any{"name": "customer", "generation": int64(2)},
+				"spec":     map[string]any{"suspend": reason == billingv1alpha1.ReasonReconcileSuspended},
+				"status":   map[string]any{"observedGeneration": int64(2), "conditions": conditions},
+			}
+			got, err := Evaluate(script, obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != string(info.Health) {
+				t.Errorf("health.lua gives %s, the reason table %s", got.Status, info.Health)
+			}
+		})
 	}
 }

@@ -40,13 +40,19 @@ const testToken = "test-partner-token-0123456789"
 // to its own simulator through the real HTTP client, so that request counts and
 // timing options belong to one test.
 type harness struct {
-	sim            *simulator.Server
-	front          *apiFront
+	sim   *simulator.Server
+	front *apiFront
+	// serverURL is the front's address; apiURL the base URL the controller calls.
+	serverURL      string
 	apiURL         string
 	tokenFile      string
 	namespaces     []string
 	opts           harnessOptions
 	stopController func()
+	// apiClockOffset is how far the simulator's clock is from this machine's, in
+	// nanoseconds: a skewed API clock, or time that passed while the operator was
+	// down.
+	apiClockOffset atomic.Int64
 }
 
 type harnessOptions struct {
@@ -83,11 +89,13 @@ func startHarness(opts harnessOptions) *harness {
 	}
 
 	var err error
-	h.sim, err = simulator.New(simulator.Options{Dialect: opts.dialect, Tokens: []string{testToken}})
+	h.sim, err = simulator.New(simulator.Options{Dialect: opts.dialect, Tokens: []string{testToken},
+		Now: func() time.Time { return time.Now().Add(time.Duration(h.apiClockOffset.Load())) }})
 	Expect(err).NotTo(HaveOccurred())
 	h.front = &apiFront{sim: h.sim}
 	srv := httptest.NewServer(h.front)
 	DeferCleanup(srv.Close)
+	h.serverURL = srv.URL
 	h.apiURL = srv.URL + "/api/v1"
 
 	h.tokenFile = filepath.Join(GinkgoT().TempDir(), "token")
@@ -171,6 +179,17 @@ func (h *harness) restartController() {
 	h.stopController = h.startController()
 }
 
+// restartWithURL restarts the controller calling the API at apiURL, as an operator
+// whose --partner-api-url was changed.
+func (h *harness) restartWithURL(apiURL string) {
+	GinkgoHelper()
+	h.apiURL = apiURL
+	h.restartController()
+}
+
+// skewAPIClock moves the simulator's clock by d from now on.
+func (h *harness) skewAPIClock(d time.Duration) { h.apiClockOffset.Add(int64(d)) }
+
 func (h *harness) ns() string { return h.namespaces[0] }
 
 // cacheOptions are the operator's cache options, limited to namespaces.
@@ -220,6 +239,15 @@ const (
 	// frontDuplicateIs200 answers a create of an existing account with 200 and that
 	// account, as a published server may.
 	frontDuplicateIs200
+	// frontCreateLacksTypeAndDomain removes account_type and domain from the answer
+	// to a create, as a terse server may.
+	frontCreateLacksTypeAndDomain
+	// frontOtherUID answers with an account under another UID.
+	frontOtherUID
+	// frontGet400 answers every read with the API's 400.
+	frontGet400
+	// frontPatchIgnored answers an end-date change with the account unchanged.
+	frontPatchIgnored
 )
 
 // apiFront stands between the controller and the simulator, to answer as servers
@@ -227,6 +255,8 @@ const (
 type apiFront struct {
 	sim  http.Handler
 	mode atomic.Int32
+	// refusedReads counts the reads frontGet400 answered.
+	refusedReads atomic.Int32
 }
 
 func (f *apiFront) set(m frontMode) { f.mode.Store(int32(m)) }
@@ -246,16 +276,33 @@ func (f *apiFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	reqBody, err := io.ReadAll(r.Body)
 	Expect(err).NotTo(HaveOccurred())
+	if mode == frontGet400 && r.Method == http.MethodGet {
+		f.refusedReads.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"status":400,"message":"Bad request.","code":"bad_request"}`)
+		return
+	}
+	if mode == frontPatchIgnored && r.Method == http.MethodPatch {
+		r.Method, reqBody = http.MethodGet, nil
+	}
 	r.Body = io.NopCloser(bytes.NewReader(reqBody))
 	rec := httptest.NewRecorder()
 	f.sim.ServeHTTP(rec, r)
 	body := rec.Body.Bytes()
-	switch {
-	case mode == frontNoCreatedAt && rec.Code < 300 && len(body) > 0:
+	rewrite := func(edit func(acct map[string]any)) {
 		var acct map[string]any
 		Expect(json.Unmarshal(body, &acct)).To(Succeed())
-		delete(acct, "created_at")
+		edit(acct)
 		body, _ = json.Marshal(acct)
+	}
+	switch {
+	case mode == frontCreateLacksTypeAndDomain && r.Method == http.MethodPost && rec.Code < 300:
+		rewrite(func(acct map[string]any) { delete(acct, "account_type"); delete(acct, "domain") })
+	case mode == frontOtherUID && rec.Code < 300 && len(body) > 0:
+		rewrite(func(acct map[string]any) { acct["account_uid"] = "someone-else" })
+	case mode == frontNoCreatedAt && rec.Code < 300 && len(body) > 0:
+		rewrite(func(acct map[string]any) { delete(acct, "created_at") })
 	case mode == frontDuplicateIs200 && r.Method == http.MethodPost && (rec.Code == http.StatusConflict || rec.Code == http.StatusBadRequest):
 		var req map[string]any
 		Expect(json.Unmarshal(reqBody, &req)).To(Succeed())

@@ -91,8 +91,8 @@ func init() {
 	for _, s := range append(slices.Clone(knownRemoteStatuses), remoteOther, remoteNone) {
 		remoteAccountsGauge.WithLabelValues(s)
 	}
-	for reason, shape := range reasonShapes {
-		resourcesGauge.WithLabelValues(string(shape.ready), reason)
+	for reason, info := range billingv1alpha1.Reasons {
+		resourcesGauge.WithLabelValues(string(info.Ready), reason)
 	}
 }
 
@@ -112,7 +112,7 @@ func stateOf(pa *billingv1alpha1.PartnerAccount) accountState {
 	st := accountState{ready: string(metav1.ConditionUnknown), reason: "None", remote: remoteNone}
 	if c := meta.FindStatusCondition(pa.Status.Conditions, billingv1alpha1.ConditionReady); c != nil {
 		st.ready = string(c.Status)
-		if _, known := reasonShapes[c.Reason]; known {
+		if _, known := billingv1alpha1.Reasons[c.Reason]; known {
 			st.reason = c.Reason
 		} else {
 			st.reason = "Other"

@@ -86,7 +86,9 @@ var _ = Describe("Remote account ownership", func() {
 			Expect(k8sClient.Create(ctx, pa)).To(Succeed())
 			Eventually(get(pa)).WithTimeout(waitReady).WithPolling(poll).
 				Should(haveReady(metav1.ConditionFalse, billingv1alpha1.ReasonAPIUnavailable))
-			Expect(get(pa)(Default).Status.CreateAttemptedAt).NotTo(BeNil())
+			claim := get(pa)(Default).Status.CreateClaim
+			Expect(claim).NotTo(BeNil())
+			Expect(claim.UnknownUntil).NotTo(BeNil(), "a 500 leaves the attempt's outcome unknown")
 
 			By("deleting it while the API fails: the finalizer stays, with a condition that says why")
 			Expect(k8sClient.Delete(ctx, pa)).To(Succeed())

@@ -14,21 +14,22 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package controller holds the PartnerAccount controller. It orchestrates; the
-// conditions are computed by the pure functions in partneraccount_status.go, and each
-// phase of an account's life (create or adopt, sync, delete) is in
-// partneraccount_phases.go.
+// Package controller holds the PartnerAccount controller. Reconcile is a short
+// list of steps (partneraccount_phases.go) that fill in a scope, and one deferred
+// step (partneraccount_scope.go) that writes the status once and says when to look
+// again, from the table of reasons in the API package. The evidence the steps act
+// on, claims, ownership and absence, is judged by pure functions
+// (partneraccount_claim.go, partneraccount_ownership.go), and the conditions and
+// messages by others (partneraccount_status.go).
 package controller
 
 import (
 	"context"
-	"errors"
-	"math/rand/v2"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -56,6 +57,9 @@ const (
 	DefaultBackoffMax = 5 * time.Minute
 	// DefaultMaxConcurrentReconciles is the default Options.MaxConcurrentReconciles.
 	DefaultMaxConcurrentReconciles = 4
+	// DefaultReconcileTimeout is the default Options.ReconcileTimeout: room for a few
+	// requests of the client's longest default timeout.
+	DefaultReconcileTimeout = 3 * time.Minute
 )
 
 // Options configure the controller. A zero duration or count takes its default
@@ -73,8 +77,14 @@ type Options struct {
 	BackoffBase, BackoffMax time.Duration
 	// MaxConcurrentReconciles is how many PartnerAccounts are reconciled at once.
 	MaxConcurrentReconciles int
-	// CreateClockSkew is how far the API's clock may lag the operator's when an
-	// account's created_at is compared with a resource's first create attempt.
+	// ReconcileTimeout bounds one reconcile, its waits for the API client's rate
+	// limiter included.
+	ReconcileTimeout time.Duration
+	// APIClockMargin is how far an account's created_at may lie outside a create
+	// claim's window on the API's clock and still count as made by its attempts.
+	APIClockMargin time.Duration
+	// CreateClockSkew is the same margin for a claim on the operator's clock, taken
+	// before the API sent a Date header: how far the two clocks may disagree.
 	CreateClockSkew time.Duration
 	// NoTokenInStatus keeps activation tokens out of every status: a resource
 	// without spec.activationTokenSecretRef gets its Secret at <name>-activation.
@@ -83,9 +93,8 @@ type Options struct {
 	// half the API client's rate limit, so that user work has the other half. Zero
 	// means no limit.
 	ReadBackRate float64
-	// Now is the controller's clock: for the claim before a create, telling an
-	// account that ended from one deprovisioned early, the time to first Ready and
-	// the read-back schedule.
+	// Now is the controller's clock: for telling an account that ended from one
+	// deprovisioned early, the time to first Ready and the read-back schedule.
 	Now func() time.Time
 }
 
@@ -99,6 +108,8 @@ func (o Options) withDefaults() Options {
 	def(&o.UnauthorizedRetryPeriod, DefaultUnauthorizedRetryPeriod)
 	def(&o.BackoffBase, DefaultBackoffBase)
 	def(&o.BackoffMax, DefaultBackoffMax)
+	def(&o.ReconcileTimeout, DefaultReconcileTimeout)
+	def(&o.APIClockMargin, DefaultAPIClockMargin)
 	def(&o.CreateClockSkew, DefaultCreateClockSkew)
 	if o.MaxConcurrentReconciles <= 0 {
 		o.MaxConcurrentReconciles = DefaultMaxConcurrentReconciles
@@ -129,6 +140,9 @@ type PartnerAccountReconciler struct {
 
 	readBacks *readBacks
 	tracker   *accountTracker
+	prover    *endpointProver
+	tokens    *deletedTokens
+	uninstall *uninstallWatch
 }
 
 // +kubebuilder:rbac:groups=billing.partnerbilling.io,resources=partneraccounts,verbs=get;list;watch;patch
@@ -137,8 +151,9 @@ type PartnerAccountReconciler struct {
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch;delete
 
 // Reconcile brings one PartnerAccount's remote account in line with its spec and
-// reports what it found in the status.
-func (r *PartnerAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+// reports what it found in the status: the steps fill in a scope, and finish
+// writes it once.
+func (r *PartnerAccountReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
 	if !r.tracker.synced() {
 		// Until every account is indexed, a duplicate accountUID could go unseen.
 		return ctrl.Result{RequeueAfter: time.Second}, nil
@@ -147,10 +162,16 @@ func (r *PartnerAccountReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if err := r.Get(ctx, req.NamespacedName, pa); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if !pa.DeletionTimestamp.IsZero() {
-		return r.reconcileDelete(ctx, pa)
+	if r.tracker.behind(req.NamespacedName, pa.ResourceVersion) {
+		// The cache does not show this controller's own last write yet.
+		return ctrl.Result{RequeueAfter: 100 * time.Millisecond}, nil
 	}
-	return r.reconcileNormal(ctx, pa)
+	s := newScope(r.Client, pa, r.tracker.wrote)
+	defer func() { result, err = r.finish(ctx, s, err) }()
+	if !pa.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.reconcileDelete(ctx, s)
+	}
+	return ctrl.Result{}, r.reconcileNormal(ctx, s)
 }
 
 // SetupWithManager registers the controller, and the informer handler that keeps
@@ -160,6 +181,10 @@ func (r *PartnerAccountReconciler) SetupWithManager(ctx context.Context, mgr ctr
 	r.Options = r.Options.withDefaults()
 	r.readBacks = newReadBacks(r.Options.ResyncPeriod, r.Options.ReadBackRate, mgr.GetLogger().WithName("readback"))
 	r.tracker = newAccountTracker(r.readBacks)
+	r.prover = &endpointProver{api: r.API, known: r.tracker.knownToExist}
+	r.tokens = newDeletedTokens(r.tracker.isLive)
+	r.tracker.onGone = r.tokens.forget
+	r.uninstall = &uninstallWatch{reader: r.APIReader}
 	informer, err := mgr.GetCache().GetInformer(ctx, &billingv1alpha1.PartnerAccount{})
 	if err != nil {
 		return err
@@ -182,47 +207,38 @@ func (r *PartnerAccountReconciler) SetupWithManager(ctx context.Context, mgr ctr
 				GenericFunc: func(event.GenericEvent) bool { return false },
 			})).
 		// A token Secret deleted or edited by hand is written again.
-		Owns(&corev1.Secret{}, builder.WithPredicates(tokenSecretTampered())).
+		Watches(&corev1.Secret{}, r.tokenSecretEvents(mgr.GetScheme(), mgr.GetRESTMapper()),
+			builder.WithPredicates(tokenSecretTampered())).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: r.Options.MaxConcurrentReconciles,
 			RateLimiter:             newJitteredBackoff(r.Options.BackoffBase, r.Options.BackoffMax),
 			UsePriorityQueue:        new(true),
+			ReconciliationTimeout:   r.Options.ReconcileTimeout,
 		}).
 		Named("partneraccount")
 	if r.Reauthorized != nil {
-		b = b.WatchesRawSource(source.Channel(r.Reauthorized, handler.EnqueueRequestsFromMapFunc(r.unauthorizedAccounts)))
+		// When the API accepts the token again, the accounts that waited come back
+		// behind user work.
+		b = b.WatchesRawSource(source.Channel(r.Reauthorized, r.reauthorizedEvents()))
 	}
 	return b.Complete(r)
 }
 
-// resultFor turns an outcome into when to look at the resource again.
-func (r *PartnerAccountReconciler) resultFor(o outcome) (ctrl.Result, error) {
-	switch {
-	case o.reason == billingv1alpha1.ReasonAPIUnavailable, o.reason == billingv1alpha1.ReasonAPIEndpointMisconfigured:
-		// Returned errors go through the work queue's per-object jittered backoff.
-		if o.err == nil {
-			return ctrl.Result{}, errors.New(o.message)
-		}
-		return ctrl.Result{}, o.err
-	case o.reason == billingv1alpha1.ReasonRateLimited:
-		d, ok := partnerapi.RetryAfter(o.err)
-		if !ok {
-			d = time.Second
-		}
-		return ctrl.Result{RequeueAfter: d + time.Duration(rand.Int64N(int64(d/4+100*time.Millisecond)))}, nil
-	case o.reason == billingv1alpha1.ReasonUnauthorized, o.reason == billingv1alpha1.ReasonSecretConflict:
-		return ctrl.Result{RequeueAfter: jitter(r.Options.UnauthorizedRetryPeriod, 0.2)}, nil
-	case isStalled(o.reason), o.reason == billingv1alpha1.ReasonReconcileSuspended:
-		return ctrl.Result{}, nil
-	default:
-		// A background read-back: within the read-back budget, after user work.
-		return ctrl.Result{RequeueAfter: r.readBacks.after(r.Options.Now()), Priority: new(readBackPriority)}, nil
+// reauthorizedEvents queues the PartnerAccounts waiting as Unauthorized when the
+// API accepts the partner token again, behind user work: a recovery never delays
+// an edit.
+func (r *PartnerAccountReconciler) reauthorizedEvents() handler.EventHandler {
+	return handler.Funcs{
+		GenericFunc: func(ctx context.Context, _ event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			for _, req := range r.unauthorizedAccounts(ctx) {
+				addAtReadBackPriority(q, req, 0)
+			}
+		},
 	}
 }
 
-// unauthorizedAccounts maps the API's accepting the token again to the
-// PartnerAccounts waiting as Unauthorized.
-func (r *PartnerAccountReconciler) unauthorizedAccounts(ctx context.Context, _ client.Object) []reconcile.Request {
+// unauthorizedAccounts returns the PartnerAccounts waiting as Unauthorized.
+func (r *PartnerAccountReconciler) unauthorizedAccounts(ctx context.Context) []reconcile.Request {
 	var list billingv1alpha1.PartnerAccountList
 	if err := r.List(ctx, &list); err != nil {
 		logf.FromContext(ctx).Error(err, "Failed to list the PartnerAccounts to retry")
@@ -235,36 +251,4 @@ func (r *PartnerAccountReconciler) unauthorizedAccounts(ctx context.Context, _ c
 		}
 	}
 	return reqs
-}
-
-// statusPatcher writes the status subresource only when it changed since the last
-// write, as a merge patch of the status alone.
-type statusPatcher struct {
-	client.Client
-	last billingv1alpha1.PartnerAccountStatus
-}
-
-func newStatusPatcher(c client.Client, pa *billingv1alpha1.PartnerAccount) *statusPatcher {
-	return &statusPatcher{Client: c, last: *pa.Status.DeepCopy()}
-}
-
-func (p *statusPatcher) patch(ctx context.Context, pa *billingv1alpha1.PartnerAccount) error {
-	if equality.Semantic.DeepEqual(p.last, pa.Status) {
-		return nil
-	}
-	base := pa.DeepCopy()
-	base.Status = p.last
-	if err := p.Status().Patch(ctx, pa, client.MergeFrom(base)); err != nil {
-		return err
-	}
-	p.last = *pa.Status.DeepCopy()
-	return nil
-}
-
-// recordFailure records a Warning event when the Ready reason changes to a failure,
-// once per change rather than once per retry.
-func (r *PartnerAccountReconciler) recordFailure(pa *billingv1alpha1.PartnerAccount, previousReason string, o outcome) {
-	if isFailure(o.reason) && o.reason != previousReason {
-		r.Recorder.Eventf(pa, nil, corev1.EventTypeWarning, o.reason, "Reconcile", "%s", o.message)
-	}
 }

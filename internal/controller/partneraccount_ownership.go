@@ -1,6 +1,9 @@
 package controller
 
 import (
+	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -9,24 +12,22 @@ import (
 	"github.com/partnerbilling/partner-account-operator/internal/partnerapi"
 )
 
-// DefaultCreateClockSkew is how far the API's clock may be behind the operator's
-// when an account's created_at is compared with the time of a resource's first
-// create attempt: an account created up to this long before the attempt still
-// counts as created by it. A larger margin would let an account made by someone
-// else just before the attempt pass as this resource's own.
-const DefaultCreateClockSkew = time.Minute
-
-// nextCall is the first Partnership API call a reconcile of a live resource makes.
-type nextCall int
+// plan is what a reconcile of a live PartnerAccount that is not a duplicate does
+// with the Partnership API.
+type plan int
 
 const (
-	// callRead reads an account the resource owns and aligns its end date.
-	callRead nextCall = iota
-	// callCreate creates the account; a claim (createAttemptedAt) is written first.
-	callCreate
-	// callReadFirst reads the account before deciding whether to create it: a
-	// create may have happened unconfirmed, or an account was found before.
-	callReadFirst
+	// planWait calls nothing and writes nothing: the resource is stalled and its
+	// spec has not changed since, so the API would answer the same.
+	planWait plan = iota
+	// planRead reads an account the resource owns and aligns its end date.
+	planRead
+	// planCreate creates the account; a claim is written first.
+	planCreate
+	// planReadFirst reads the account before deciding whether to create it: a
+	// create whose outcome is unknown may have made it, or an account was found
+	// before.
+	planReadFirst
 )
 
 // owns reports whether the resource owns its remote account: it created it (a
@@ -35,20 +36,34 @@ func owns(pa *billingv1alpha1.PartnerAccount) bool {
 	return pa.Status.AccountUID != "" && pa.Status.AccountUID == pa.Spec.AccountUID
 }
 
-// nextCallFor decides how a reconcile of a live, non-duplicate resource starts,
-// from what its status records. previousReason is the Ready reason before this
-// reconcile.
-func nextCallFor(pa *billingv1alpha1.PartnerAccount, previousReason string) nextCall {
+// planFor decides how a reconcile of a live, non-duplicate resource goes, from
+// what its status records: previousReason is the Ready reason before this
+// reconcile, requested whether a reconcile was asked for with the annotation.
+func planFor(pa *billingv1alpha1.PartnerAccount, previousReason string, requested bool) plan {
 	switch {
+	case waitsForSpecChange(pa, previousReason) && !requested:
+		return planWait
 	case owns(pa):
-		return callRead
-	case pa.Status.CreateAttemptedAt != nil,
+		return planRead
+	case mayHaveMadeAny(pa.Status.CreateClaim), pa.Status.CreateAttemptedAt != nil,
 		previousReason == billingv1alpha1.ReasonAccountExists,
-		previousReason == billingv1alpha1.ReasonAccountConflict:
-		return callReadFirst
+		previousReason == billingv1alpha1.ReasonAccountConflict,
+		previousReason == billingv1alpha1.ReasonAccountReplaced:
+		return planReadFirst
 	default:
-		return callCreate
+		return planCreate
 	}
+}
+
+// waitsForSpecChange reports whether a stalled resource's spec is unchanged since
+// the API refused it: calling again would get the same answer. A duplicate is
+// looked at again each time, since the PartnerAccount that owns the account may be
+// gone.
+func waitsForSpecChange(pa *billingv1alpha1.PartnerAccount, previousReason string) bool {
+	return billingv1alpha1.Reasons[previousReason].Retry == billingv1alpha1.RetryOnChange &&
+		previousReason != billingv1alpha1.ReasonDuplicateAccountUID &&
+		previousReason != billingv1alpha1.ReasonReconcileSuspended &&
+		pa.Status.ObservedGeneration == pa.Generation
 }
 
 // finding is what an account found under the resource's accountUID is to it.
@@ -57,43 +72,107 @@ type finding int
 const (
 	// foundOwn: the resource's own create made it.
 	foundOwn finding = iota
-	// foundPreexisting: it existed before the resource's first create attempt, or
-	// there is no evidence that the attempt made it.
+	// foundPreexisting: it existed before the resource's create attempts, or there
+	// is no evidence that one of them made it.
 	foundPreexisting
 	// foundConflict: its type or domain differ from the spec, so it can never be
 	// this resource's.
 	foundConflict
 )
 
-// classifyRead says what an account read back is to a resource whose first create
-// attempt was at attemptedAt (nil: none recorded). Only created_at at or after the
-// attempt, less skew, proves the attempt made it; anything else, a missing
+// classifyRead says what an account read back is to a resource holding claim
+// (nil: none). Only a created_at inside the window of the claim's attempts whose
+// outcome is unknown proves that one of them made it; anything else, a missing
 // created_at included, means it existed before.
-func classifyRead(spec *billingv1alpha1.PartnerAccountSpec, attemptedAt *metav1.Time, acct *partnerapi.Account, skew time.Duration) finding {
+func classifyRead(spec *billingv1alpha1.PartnerAccountSpec, claim *billingv1alpha1.CreateClaim,
+	acct *partnerapi.Account, m claimMargins) finding {
 	switch {
 	case !matchesSpec(spec, acct):
 		return foundConflict
-	case attemptedAt == nil || acct.CreatedAt.IsZero():
-		return foundPreexisting
-	case acct.CreatedAt.Before(attemptedAt.Add(-skew)):
-		return foundPreexisting
+	case claimCovers(claim, acct.CreatedAt, m):
+		return foundOwn
 	}
-	return foundOwn
+	return foundPreexisting
 }
 
 // classifyCreated says what the account in a 2xx answer to the resource's own
-// create is to it. The 2xx itself is the evidence that the create made it, unless
-// the answer shows another account: one of another type or domain, or one created
-// before the attempt (a server answering a duplicate create with the existing
-// account). A missing created_at does not take the account away from its creator.
-func classifyCreated(spec *billingv1alpha1.PartnerAccountSpec, attemptedAt *metav1.Time, acct *partnerapi.Account, skew time.Duration) finding {
+// create is to it. The 2xx itself is the evidence that the create made it, and
+// what the answer lacks is taken from the request, unless the answer shows another
+// account: one of another type or domain, or one created before this request was
+// sent (a server answering a duplicate create with the existing account), which
+// is this resource's only when an earlier attempt of its claim made it. sent is
+// when the request went out on the API's clock; zero when the answer had no Date.
+func classifyCreated(spec *billingv1alpha1.PartnerAccountSpec, claim *billingv1alpha1.CreateClaim,
+	acct *partnerapi.Account, sent time.Time, m claimMargins) finding {
 	switch {
 	case !matchesSpec(spec, acct):
 		return foundConflict
-	case attemptedAt != nil && !acct.CreatedAt.IsZero() && acct.CreatedAt.Before(attemptedAt.Add(-skew)):
-		return foundPreexisting
+	case sent.IsZero() || acct.CreatedAt.IsZero() || !acct.CreatedAt.Before(sent.Add(-m.api)):
+		return foundOwn
+	case claimCovers(claim, acct.CreatedAt, m):
+		return foundOwn
 	}
-	return foundOwn
+	return foundPreexisting
+}
+
+// matchesSpec reports whether acct can be this resource's: the same type and
+// domain (the only fields fixed for an account's life besides its UID).
+func matchesSpec(spec *billingv1alpha1.PartnerAccountSpec, acct *partnerapi.Account) bool {
+	return acct.Type == apiAccountType(spec.AccountType) && strings.EqualFold(acct.Domain, spec.Domain)
+}
+
+// identityChange describes how acct, read under the accountUID of a resource that
+// owns its account, differs from the account it owns: its type or domain differ
+// from the spec, or its created_at from the one recorded (createdAt, nil when none
+// was). It is "" when acct is the account owned.
+func identityChange(spec *billingv1alpha1.PartnerAccountSpec, createdAt *metav1.Time, acct *partnerapi.Account) string {
+	var changes []string
+	if t := apiAccountType(spec.AccountType); acct.Type != t {
+		changes = append(changes, fmt.Sprintf("type %s, not %s", describeType(acct.Type), spec.AccountType))
+	}
+	if !strings.EqualFold(acct.Domain, spec.Domain) {
+		changes = append(changes, fmt.Sprintf("domain %s, not %s", acct.Domain, spec.Domain))
+	}
+	if createdAt != nil && !acct.CreatedAt.IsZero() &&
+		!acct.CreatedAt.UTC().Truncate(time.Second).Equal(createdAt.UTC().Truncate(time.Second)) {
+		changes = append(changes, fmt.Sprintf("created at %s, not %s",
+			acct.CreatedAt.UTC().Format(time.RFC3339), createdAt.UTC().Format(time.RFC3339)))
+	}
+	return strings.Join(changes, ", ")
+}
+
+// absence is what a failed call says about whether the account exists.
+type absence int
+
+const (
+	// notAbsent: nothing; the call failed for another reason (a 400, a 5xx, no
+	// answer), which never means the account is missing.
+	notAbsent absence = iota
+	// absentProven: a 404 or 410 from an endpoint that has shown it serves
+	// accounts: the account is not there.
+	absentProven
+	// absentUnproven: a 404 or 410 from an endpoint that has not shown it serves
+	// accounts, as a wrong path prefix answers: nothing can be concluded.
+	absentUnproven
+)
+
+// absenceOf classifies err from a call to endpoint. recorded is the endpoint that
+// last answered with this account ("" when none did), proven whether endpoint has
+// answered 2xx for some account since the operator started.
+func absenceOf(err error, endpoint, recorded string, proven bool) absence {
+	switch {
+	case !errors.Is(err, partnerapi.ErrNotFound):
+		return notAbsent
+	case proven || recorded != "" && recorded == endpoint:
+		return absentProven
+	}
+	return absentUnproven
+}
+
+// unknownOutcome reports whether a failed create may still have made the account:
+// the request may have reached the API, and its answer is lost or not the API's.
+func unknownOutcome(err error) bool {
+	return errors.Is(err, partnerapi.ErrTransient) || errors.Is(err, partnerapi.ErrMisconfigured)
 }
 
 // reconcileRequest returns the value of the reconcile-requested-at annotation when

@@ -13,33 +13,47 @@ import (
 	"github.com/partnerbilling/partner-account-operator/internal/partnerapi"
 )
 
-func TestNextCallFor(t *testing.T) {
+func TestPlanFor(t *testing.T) {
 	attempted := metav1.NewTime(time.Date(2050, 1, 1, 0, 0, 0, 0, time.UTC))
+	claim := &billingv1alpha1.CreateClaim{FirstAttemptAt: attempted, UnknownUntil: &attempted, Clock: billingv1alpha1.ClockAPI}
+	refused := &billingv1alpha1.CreateClaim{FirstAttemptAt: attempted, Clock: billingv1alpha1.ClockAPI}
 	tests := []struct {
 		name           string
 		statusUID      string
-		attemptedAt    *metav1.Time
+		claim          *billingv1alpha1.CreateClaim
+		legacyAttempt  *metav1.Time
 		previousReason string
-		want           nextCall
+		generation     int64
+		requested      bool
+		want           plan
 	}{
-		{"new resource creates", "", nil, "", callCreate},
-		{"after a refused create, creates again", "", nil, billingv1alpha1.ReasonInvalidRequest, callCreate},
-		{"owned reads", "cust-1", nil, billingv1alpha1.ReasonAccountReady, callRead},
-		{"owned and gone reads, never re-creates", "cust-1", nil, billingv1alpha1.ReasonRemoteDeleted, callRead},
-		{"owned wins over a stale claim", "cust-1", &attempted, billingv1alpha1.ReasonAccountReady, callRead},
-		{"unconfirmed create reads first", "", &attempted, billingv1alpha1.ReasonAPIUnavailable, callReadFirst},
-		{"an existing account is read first", "", nil, billingv1alpha1.ReasonAccountExists, callReadFirst},
-		{"a conflicting account is read first", "", nil, billingv1alpha1.ReasonAccountConflict, callReadFirst},
-		{"another UID in status is not ownership", "other", nil, billingv1alpha1.ReasonAccountReady, callCreate},
+		{"new resource creates", "", nil, nil, "", 1, false, planCreate},
+		{"a refused create waits for the spec", "", nil, nil, billingv1alpha1.ReasonInvalidRequest, 1, false, planWait},
+		{"a refused create creates again once the spec changed", "", nil, nil, billingv1alpha1.ReasonInvalidRequest, 2, false, planCreate},
+		{"a refused create reads when asked to", "", nil, nil, billingv1alpha1.ReasonInvalidRequest, 1, true, planCreate},
+		{"owned reads", "cust-1", nil, nil, billingv1alpha1.ReasonAccountReady, 1, false, planRead},
+		{"owned and gone reads, never re-creates", "cust-1", nil, nil, billingv1alpha1.ReasonRemoteDeleted, 1, false, planRead},
+		{"owned wins over a stale claim", "cust-1", claim, nil, billingv1alpha1.ReasonAccountReady, 1, false, planRead},
+		{"a claim reads first", "", claim, nil, billingv1alpha1.ReasonAPIUnavailable, 1, false, planReadFirst},
+		{"a claim whose attempts were all refused creates again", "", refused, nil, billingv1alpha1.ReasonRateLimited, 1, false, planCreate},
+		{"a claim of an earlier version reads first", "", nil, &attempted, billingv1alpha1.ReasonAPIUnavailable, 1, false, planReadFirst},
+		{"an existing account waits for the spec", "", nil, nil, billingv1alpha1.ReasonAccountExists, 1, false, planWait},
+		{"an existing account is read first once asked", "", nil, nil, billingv1alpha1.ReasonAccountExists, 1, true, planReadFirst},
+		{"a conflicting account is read first after a spec change", "", nil, nil, billingv1alpha1.ReasonAccountConflict, 2, false, planReadFirst},
+		{"a replaced account is read first once asked", "", nil, nil, billingv1alpha1.ReasonAccountReplaced, 1, true, planReadFirst},
+		{"a duplicate no longer is looks again", "", nil, nil, billingv1alpha1.ReasonDuplicateAccountUID, 1, false, planCreate},
+		{"another UID in status is not ownership", "other", nil, nil, billingv1alpha1.ReasonAccountReady, 1, false, planCreate},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pa := &billingv1alpha1.PartnerAccount{
-				Spec:   billingv1alpha1.PartnerAccountSpec{AccountUID: "cust-1"},
-				Status: billingv1alpha1.PartnerAccountStatus{AccountUID: tt.statusUID, CreateAttemptedAt: tt.attemptedAt},
-			}
-			if got := nextCallFor(pa, tt.previousReason); got != tt.want {
-				t.Errorf("nextCallFor = %v, want %v", got, tt.want)
+			pa := &billingv1alpha1.PartnerAccount{Spec: billingv1alpha1.PartnerAccountSpec{AccountUID: "cust-1"}}
+			pa.Generation = tt.generation
+			pa.Status.ObservedGeneration = 1
+			pa.Status.AccountUID = tt.statusUID
+			pa.Status.CreateClaim = tt.claim
+			pa.Status.CreateAttemptedAt = tt.legacyAttempt
+			if got := planFor(pa, tt.previousReason, tt.requested); got != tt.want {
+				t.Errorf("planFor = %v, want %v", got, tt.want)
 			}
 		})
 	}
@@ -47,36 +61,120 @@ func TestNextCallFor(t *testing.T) {
 
 func TestClassify(t *testing.T) {
 	attempt := time.Date(2050, 1, 1, 12, 0, 0, 0, time.UTC)
-	attemptedAt := metav1.NewTime(attempt)
+	claimOn := func(clock billingv1alpha1.Clock, unknownFor time.Duration) *billingv1alpha1.CreateClaim {
+		c := &billingv1alpha1.CreateClaim{FirstAttemptAt: metav1.NewTime(attempt), Clock: clock}
+		if unknownFor > 0 {
+			until := metav1.NewTime(attempt.Add(unknownFor))
+			c.UnknownUntil = &until
+		}
+		return c
+	}
+	api := claimOn(billingv1alpha1.ClockAPI, 30*time.Second)
+	local := claimOn(billingv1alpha1.ClockLocal, 30*time.Second)
+	refused := claimOn(billingv1alpha1.ClockAPI, 0)
 	spec := &billingv1alpha1.PartnerAccountSpec{AccountUID: "cust-1", AccountType: billingv1alpha1.AccountTypeIndividual, Domain: "b5test.com"}
 	acct := func(typ partnerapi.AccountType, domain string, created time.Time) *partnerapi.Account {
 		return &partnerapi.Account{UID: "cust-1", Type: typ, Domain: domain, CreatedAt: created}
 	}
-	const skew = time.Minute
+	m := claimMargins{api: 5 * time.Second, local: time.Minute}
+	// sent is when the 2xx's own request went out, on the API's clock.
+	sent := attempt.Add(10 * time.Minute)
 	tests := []struct {
-		name        string
-		attemptedAt *metav1.Time
-		acct        *partnerapi.Account
-		read        finding // as classifyRead decides
-		created     finding // as classifyCreated decides, for a 2xx create answer
+		name    string
+		claim   *billingv1alpha1.CreateClaim
+		acct    *partnerapi.Account
+		read    finding // as classifyRead decides
+		created finding // as classifyCreated decides, for a 2xx create answer
 	}{
-		{"created after the attempt", &attemptedAt, acct("I", "b5test.com", attempt.Add(2*time.Second)), foundOwn, foundOwn},
-		{"created within the skew before", &attemptedAt, acct("I", "b5test.com", attempt.Add(-59*time.Second)), foundOwn, foundOwn},
-		{"created before the skew", &attemptedAt, acct("I", "b5test.com", attempt.Add(-61*time.Second)), foundPreexisting, foundPreexisting},
-		{"no created_at", &attemptedAt, acct("I", "b5test.com", time.Time{}), foundPreexisting, foundOwn},
-		{"no attempt recorded", nil, acct("I", "b5test.com", attempt.Add(time.Hour)), foundPreexisting, foundOwn},
-		{"domain differs in case only", &attemptedAt, acct("I", "B5TEST.com", attempt), foundOwn, foundOwn},
-		{"another type", &attemptedAt, acct("F", "b5test.com", attempt.Add(time.Second)), foundConflict, foundConflict},
-		{"another domain", &attemptedAt, acct("I", "b5test.ca", attempt.Add(time.Second)), foundConflict, foundConflict},
-		{"another type and older", &attemptedAt, acct("F", "b5test.com", attempt.Add(-time.Hour)), foundConflict, foundConflict},
+		{"created inside the window", api, acct("I", "b5test.com", attempt.Add(2*time.Second)), foundOwn, foundOwn},
+		{"created within the API margin before", api, acct("I", "b5test.com", attempt.Add(-4*time.Second)), foundOwn, foundOwn},
+		{"created before the API margin", api, acct("I", "b5test.com", attempt.Add(-6*time.Second)), foundPreexisting, foundPreexisting},
+		{"created after the window", api, acct("I", "b5test.com", attempt.Add(36*time.Second)), foundPreexisting, foundPreexisting},
+		{"created by this 2xx's own request", api, acct("I", "b5test.com", sent.Add(time.Second)), foundPreexisting, foundOwn},
+		{"on the local clock, a minute's margin", local, acct("I", "b5test.com", attempt.Add(-59*time.Second)), foundOwn, foundOwn},
+		{"on the local clock, beyond it", local, acct("I", "b5test.com", attempt.Add(91*time.Second)), foundPreexisting, foundPreexisting},
+		{"every attempt refused: nothing is covered", refused, acct("I", "b5test.com", attempt.Add(time.Second)), foundPreexisting, foundPreexisting},
+		{"no created_at", api, acct("I", "b5test.com", time.Time{}), foundPreexisting, foundOwn},
+		{"no claim", nil, acct("I", "b5test.com", attempt.Add(time.Hour)), foundPreexisting, foundPreexisting},
+		{"domain differs in case only", api, acct("I", "B5TEST.com", attempt), foundOwn, foundOwn},
+		{"another type", api, acct("F", "b5test.com", attempt.Add(time.Second)), foundConflict, foundConflict},
+		{"another domain", api, acct("I", "b5test.ca", attempt.Add(time.Second)), foundConflict, foundConflict},
+		{"another type and older", api, acct("F", "b5test.com", attempt.Add(-time.Hour)), foundConflict, foundConflict},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := classifyRead(spec, tt.attemptedAt, tt.acct, skew); got != tt.read {
+			if got := classifyRead(spec, tt.claim, tt.acct, m); got != tt.read {
 				t.Errorf("classifyRead = %v, want %v", got, tt.read)
 			}
-			if got := classifyCreated(spec, tt.attemptedAt, tt.acct, skew); got != tt.created {
+			if got := classifyCreated(spec, tt.claim, tt.acct, sent, m); got != tt.created {
 				t.Errorf("classifyCreated = %v, want %v", got, tt.created)
+			}
+		})
+	}
+	// Without a Date on the 2xx, the 2xx alone owns the account.
+	if got := classifyCreated(spec, nil, acct("I", "b5test.com", attempt.Add(-time.Hour)), time.Time{}, m); got != foundOwn {
+		t.Errorf("classifyCreated without the API's clock = %v, want foundOwn", got)
+	}
+}
+
+func TestIdentityChange(t *testing.T) {
+	created := time.Date(2050, 1, 1, 12, 0, 0, 0, time.UTC)
+	recorded := metav1.NewTime(created)
+	spec := &billingv1alpha1.PartnerAccountSpec{AccountUID: "cust-1", AccountType: billingv1alpha1.AccountTypeIndividual, Domain: "b5test.com"}
+	tests := []struct {
+		name     string
+		recorded *metav1.Time
+		acct     partnerapi.Account
+		want     []string // what the description names; none: the same account
+	}{
+		{"the same", &recorded, partnerapi.Account{Type: "I", Domain: "b5test.com", CreatedAt: created.Add(400 * time.Millisecond)}, nil},
+		{"no creation time recorded", nil, partnerapi.Account{Type: "I", Domain: "b5test.com", CreatedAt: created.Add(time.Hour)}, nil},
+		{"no creation time sent", &recorded, partnerapi.Account{Type: "I", Domain: "B5test.com"}, nil},
+		{"created again", &recorded, partnerapi.Account{Type: "I", Domain: "b5test.com", CreatedAt: created.Add(time.Hour)},
+			[]string{"created at 2050-01-01T13:00:00Z, not 2050-01-01T12:00:00Z"}},
+		{"another type", &recorded, partnerapi.Account{Type: "F", Domain: "b5test.com", CreatedAt: created.Add(time.Minute)},
+			[]string{"type Family, not Individual", "created at"}},
+		{"another domain", nil, partnerapi.Account{Type: "I", Domain: "b5test.ca"}, []string{"domain b5test.ca, not b5test.com"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := identityChange(spec, tt.recorded, &tt.acct)
+			if (got == "") != (len(tt.want) == 0) {
+				t.Fatalf("identityChange = %q, want it to name %q", got, tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("identityChange = %q, lacks %q", got, w)
+				}
+			}
+		})
+	}
+}
+
+func TestAbsenceOf(t *testing.T) {
+	const here, there = "https://billing.example/api/v1", "https://billing.example/v2/api/v1"
+	notFound := &partnerapi.Error{Kind: partnerapi.ErrNotFound, StatusCode: http.StatusNotFound}
+	gone := &partnerapi.Error{Kind: partnerapi.ErrNotFound, StatusCode: http.StatusGone}
+	refused := &partnerapi.Error{Kind: partnerapi.ErrInvalidRequest, StatusCode: http.StatusBadRequest}
+	tests := []struct {
+		name     string
+		err      error
+		recorded string
+		proven   bool
+		want     absence
+	}{
+		{"404 from a proven endpoint", notFound, "", true, absentProven},
+		{"410 from the endpoint that answered for this account", gone, here, false, absentProven},
+		{"404 from an unproven endpoint", notFound, "", false, absentUnproven},
+		{"404 from another endpoint than the one that answered", notFound, there, false, absentUnproven},
+		{"400 never means absent", refused, here, true, notAbsent},
+		{"5xx never means absent", &partnerapi.Error{Kind: partnerapi.ErrTransient, StatusCode: 503}, here, true, notAbsent},
+		{"an HTML 404 never means absent", &partnerapi.Error{Kind: partnerapi.ErrMisconfigured, StatusCode: 404}, here, true, notAbsent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := absenceOf(tt.err, here, tt.recorded, tt.proven); got != tt.want {
+				t.Errorf("absenceOf = %v, want %v", got, tt.want)
 			}
 		})
 	}
@@ -112,7 +210,7 @@ func TestReadErrorOutcomeNeverStalls(t *testing.T) {
 		t.Run(kind.Error(), func(t *testing.T) {
 			err := &partnerapi.Error{Kind: kind, Op: partnerapi.OpGet, UID: "cust-1", StatusCode: http.StatusBadRequest, Message: "Bad id."}
 			o := readErrorOutcome("read the account", err)
-			if isStalled(o.reason) {
+			if billingv1alpha1.Reasons[o.reason].Stalled {
 				t.Errorf("a failed read stalls with %s", o.reason)
 			}
 			if o.err != err {
@@ -122,17 +220,17 @@ func TestReadErrorOutcomeNeverStalls(t *testing.T) {
 	}
 }
 
-func TestMayHaveCreated(t *testing.T) {
+func TestUnknownOutcome(t *testing.T) {
 	for kind, want := range map[error]bool{
 		partnerapi.ErrTransient: true, partnerapi.ErrMisconfigured: true,
 		partnerapi.ErrUnauthorized: false, partnerapi.ErrRateLimited: false,
 		partnerapi.ErrInvalidRequest: false, partnerapi.ErrAlreadyExists: false,
 	} {
-		if got := mayHaveCreated(&partnerapi.Error{Kind: kind}); got != want {
-			t.Errorf("mayHaveCreated(%v) = %v, want %v", kind, got, want)
+		if got := unknownOutcome(&partnerapi.Error{Kind: kind}); got != want {
+			t.Errorf("unknownOutcome(%v) = %v, want %v", kind, got, want)
 		}
 	}
-	if mayHaveCreated(errors.New("other")) {
+	if unknownOutcome(errors.New("other")) {
 		t.Error("an error that is not the client's counts as a possible create")
 	}
 }
@@ -145,11 +243,29 @@ func TestExistsOutcome(t *testing.T) {
 			t.Errorf("message %q lacks %q", o.message, want)
 		}
 	}
-	if !isStalled(o.reason) {
+	if !billingv1alpha1.Reasons[o.reason].Stalled {
 		t.Errorf("reason %s does not stall", o.reason)
 	}
 	o = existsOutcome("cust-1", &partnerapi.Account{Type: partnerapi.AccountTypeIndividual, Domain: "b5test.com"})
 	if !strings.Contains(o.message, "does not report") {
 		t.Errorf("message %q does not say the creation time is unknown", o.message)
+	}
+}
+
+func TestMatchesSpec(t *testing.T) {
+	spec := &billingv1alpha1.PartnerAccountSpec{AccountUID: "c", AccountType: billingv1alpha1.AccountTypeFamily, Domain: "b5test.com"}
+	tests := []struct {
+		acct partnerapi.Account
+		want bool
+	}{
+		{partnerapi.Account{Type: "F", Domain: "b5test.com"}, true},
+		{partnerapi.Account{Type: "F", Domain: "B5test.com"}, true},
+		{partnerapi.Account{Type: "I", Domain: "b5test.com"}, false},
+		{partnerapi.Account{Type: "F", Domain: "b5test.ca"}, false},
+	}
+	for _, tt := range tests {
+		if got := matchesSpec(spec, &tt.acct); got != tt.want {
+			t.Errorf("matchesSpec(%+v) = %v, want %v", tt.acct, got, tt.want)
+		}
 	}
 }

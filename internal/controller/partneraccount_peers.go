@@ -12,22 +12,48 @@ import (
 	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
 )
 
-// owner returns the PartnerAccount that owns pa's remote account: the oldest of
-// those declaring its accountUID anywhere in the cluster (ties broken by namespace and
-// name). It returns pa itself when pa is the owner.
+// owner returns the PartnerAccount that may act on pa's remote account among all
+// those declaring its accountUID anywhere in the cluster (see ownerAmong). It
+// returns pa itself when pa is the one.
 func (r *PartnerAccountReconciler) owner(ctx context.Context, pa *billingv1alpha1.PartnerAccount) (*billingv1alpha1.PartnerAccount, error) {
 	peers, err := r.withAccountUID(ctx, pa.Spec.AccountUID)
 	if err != nil {
 		return nil, err
 	}
+	return ownerAmong(pa, peers.Items), nil
+}
+
+// ownerAmong returns the PartnerAccount, pa or one of its peers, that may act on
+// their shared accountUID: the one that owns the account, else the one holding a
+// claim whose attempts may have made it, else the oldest; names and namespaces
+// break only a tie of creation times, which have one-second resolution.
+func ownerAmong(pa *billingv1alpha1.PartnerAccount, peers []billingv1alpha1.PartnerAccount) *billingv1alpha1.PartnerAccount {
 	owner := pa
-	for i := range peers.Items {
-		peer := &peers.Items[i]
-		if peer.UID != pa.UID && olderThan(peer, owner) {
+	for i := range peers {
+		peer := &peers[i]
+		if peer.UID != pa.UID && before(peer, owner) {
 			owner = peer
 		}
 	}
-	return owner, nil
+	return owner
+}
+
+// before orders PartnerAccounts sharing an accountUID by their claim to it: owning
+// the account first, then a create claim whose attempts may have made it, then
+// creation time, namespace and name.
+func before(a, b *billingv1alpha1.PartnerAccount) bool {
+	if oa, ob := owns(a), owns(b); oa != ob {
+		return oa
+	}
+	if ca, cb := holdsClaim(a), holdsClaim(b); ca != cb {
+		return ca
+	}
+	return olderThan(a, b)
+}
+
+// holdsClaim reports whether pa's create attempts may have made its account.
+func holdsClaim(pa *billingv1alpha1.PartnerAccount) bool {
+	return mayHaveMadeAny(pa.Status.CreateClaim) || pa.Status.CreateAttemptedAt != nil
 }
 
 // withAccountUID lists the PartnerAccounts, in every namespace, that declare uid.

@@ -3,11 +3,13 @@ package controller
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -16,167 +18,222 @@ import (
 	"github.com/partnerbilling/partner-account-operator/internal/partnerapi"
 )
 
-// reconcileNormal handles a PartnerAccount that is not being deleted: it decides
-// what the remote account needs, then writes the status once, at the end. The only
-// other status writes come before a remote call: the claim before a first create
-// (see claim), or a Progressing status on first sight of any other call (decide).
-func (r *PartnerAccountReconciler) reconcileNormal(ctx context.Context, pa *billingv1alpha1.PartnerAccount) (ctrl.Result, error) {
-	status := newStatusPatcher(r.Client, pa)
-	previous := pa.Status.DeepCopy()
-	previousReason := readyReason(previous)
-	request := reconcileRequest(pa)
-
-	o, err := r.decide(ctx, pa, status, previousReason, request)
-	if err != nil || o.reason == "" {
-		return ctrl.Result{}, err
+// reconcileNormal runs the steps of a reconcile of a PartnerAccount that is not
+// being deleted: the account step, then the token step. Each fills in s; finish
+// writes the status.
+func (r *PartnerAccountReconciler) reconcileNormal(ctx context.Context, s *scope) error {
+	if err := r.reconcileAccount(ctx, s); err != nil || s.outcome.reason == "" {
+		return err
 	}
-	if o, err = r.placeToken(ctx, pa, o); err != nil {
-		return ctrl.Result{}, err
-	}
-	setConditions(&pa.Status, pa.Generation, conditionOutcome(previous, o))
-	if request != "" && o.reason != billingv1alpha1.ReasonReconcileSuspended {
-		pa.Status.LastHandledReconcileAt = request
-	}
-	r.recordFailure(pa, previousReason, o)
-	if err := status.patch(ctx, pa); err != nil {
-		return ctrl.Result{}, err
-	}
-	r.observeFirstReady(pa, previous, o)
-	return r.resultFor(o)
+	return r.placeToken(ctx, s)
 }
 
-// observeFirstReady records the time from creation to Ready when this reconcile
-// made the account the resource's own and Ready.
-func (r *PartnerAccountReconciler) observeFirstReady(pa *billingv1alpha1.PartnerAccount, previous *billingv1alpha1.PartnerAccountStatus, o outcome) {
-	if previous.AccountUID == "" && owns(pa) && reasonShapes[o.reason].ready == metav1.ConditionTrue {
-		timeToFirstReady.Observe(r.Options.Now().Sub(pa.CreationTimestamp.Time).Seconds())
-	}
-}
-
-// decide runs the steps of a reconcile in order and returns its outcome; an empty
-// outcome means there is nothing to do or write.
-func (r *PartnerAccountReconciler) decide(ctx context.Context, pa *billingv1alpha1.PartnerAccount, status *statusPatcher,
-	previousReason, request string) (outcome, error) {
+// reconcileAccount brings the remote account in line with the spec, as far as this
+// resource may: not while suspended, not when another PartnerAccount owns the
+// accountUID, and not again while a stalled spec is unchanged.
+func (r *PartnerAccountReconciler) reconcileAccount(ctx context.Context, s *scope) error {
+	pa := s.pa
 	if pa.Spec.Suspend {
-		return suspendedOutcome(), nil
+		s.conclude(suspendedOutcome())
+		return nil
 	}
 	owner, err := r.owner(ctx, pa)
 	if err != nil {
-		return outcome{}, err
+		return err
 	}
 	if owner != pa {
-		disown(&pa.Status)
-		return duplicateOutcome(owner, pa.Spec.AccountUID), nil
+		s.disown()
+		s.conclude(duplicateOutcome(owner, pa.Spec.AccountUID))
+		return nil
 	}
 	if err := r.ensureFinalizer(ctx, pa); err != nil {
-		return outcome{}, err
+		return err
 	}
-	if waitsForSpecChange(pa, previousReason) && request == "" {
-		return outcome{}, nil
+	switch planFor(pa, readyReason(s.previous), s.request != "") {
+	case planCreate:
+		return r.create(ctx, s)
+	case planReadFirst:
+		return r.readFirst(ctx, s)
+	case planRead:
+		r.sync(ctx, s)
 	}
-
-	call := nextCallFor(pa, previousReason)
-	if previousReason == "" && call != callCreate {
-		// First sight: say so before any remote call (a create says so in its claim).
-		setConditions(&pa.Status, pa.Generation, progressingOutcome())
-		if err := status.patch(ctx, pa); err != nil {
-			return outcome{}, err
-		}
-	}
-	switch call {
-	case callCreate:
-		return r.create(ctx, pa, status)
-	case callReadFirst:
-		return r.readFirst(ctx, pa, status)
-	default:
-		return r.sync(ctx, pa), nil
-	}
+	return nil
 }
 
-// waitsForSpecChange reports whether a stalled resource's spec is unchanged since
-// the API refused it: calling again would get the same answer. A duplicate is
-// looked at again each time, since the PartnerAccount that owns the account may be
-// gone.
-func waitsForSpecChange(pa *billingv1alpha1.PartnerAccount, previousReason string) bool {
-	return isStalled(previousReason) && previousReason != billingv1alpha1.ReasonDuplicateAccountUID &&
-		pa.Status.ObservedGeneration == pa.Generation
-}
-
-// claim records, before a create request, when the first one was sent, so that a
-// create whose answer is lost is recognised as this resource's own when the
-// account is read back. It is written before the request, or the request is not
-// sent.
-func (r *PartnerAccountReconciler) claim(ctx context.Context, pa *billingv1alpha1.PartnerAccount, status *statusPatcher) error {
-	if pa.Status.CreateAttemptedAt == nil {
-		now := metav1.NewTime(r.Options.Now())
-		pa.Status.CreateAttemptedAt = &now
+// claim returns the resource's create claim, on the API's clock when it is known.
+// When there is none, it writes one before the first create request, or the
+// request is not sent: fresh is then true. This is the only status write in the
+// middle of a reconcile.
+func (r *PartnerAccountReconciler) claim(ctx context.Context, s *scope) (claim *billingv1alpha1.CreateClaim, fresh bool, err error) {
+	pa := s.pa
+	if c := currentClaim(&pa.Status, r.Options.Now()); c != nil {
+		return r.onAPIClock(c), false, nil
 	}
+	now, onAPI := r.API.Now()
+	clock := billingv1alpha1.ClockLocal
+	if onAPI {
+		clock = billingv1alpha1.ClockAPI
+	}
+	c := newClaim(now, clock, r.API.Timeout())
+	pa.Status.CreateClaim, pa.Status.CreateAttemptedAt = c, nil
 	setConditions(&pa.Status, pa.Generation, progressingOutcome())
-	return status.patch(ctx, pa)
+	return c.DeepCopy(), true, s.patcher.patch(ctx, pa)
 }
 
-// create creates the remote account. When the API refuses, because the account
-// exists or on the request's merits, the account is read back to tell which:
-// never is a create repeated in a loop.
-func (r *PartnerAccountReconciler) create(ctx context.Context, pa *billingv1alpha1.PartnerAccount, status *statusPatcher) (outcome, error) {
-	if err := r.claim(ctx, pa, status); err != nil {
-		return outcome{}, err
+// onAPIClock moves c onto the API's clock when the client knows it.
+func (r *PartnerAccountReconciler) onAPIClock(c *billingv1alpha1.CreateClaim) *billingv1alpha1.CreateClaim {
+	apiNow, known := r.API.Now()
+	if !known {
+		return c
 	}
+	return claimOnAPIClock(c, apiNow.Sub(time.Now()))
+}
+
+// sentAt is when a request sent at local time sent went out, on clock.
+func (r *PartnerAccountReconciler) sentAt(sent time.Time, clock billingv1alpha1.Clock) time.Time {
+	if apiNow, known := r.API.Now(); known && clock == billingv1alpha1.ClockAPI {
+		return apiNow.Add(-time.Since(sent))
+	}
+	return sent
+}
+
+// margins are the claim margins the options set.
+func (r *PartnerAccountReconciler) margins() claimMargins {
+	return claimMargins{api: r.Options.APIClockMargin, local: r.Options.CreateClockSkew}
+}
+
+// create creates the remote account, under a claim written first. When the API
+// refuses, because the account exists or on the request's merits, the account is
+// read back to tell which: never is a create repeated in a loop.
+func (r *PartnerAccountReconciler) create(ctx context.Context, s *scope) error {
+	pa := s.pa
+	if err := r.API.Blocked(partnerapi.OpCreate, pa.Spec.AccountUID); err != nil {
+		// Nothing would be sent: no attempt, so no claim.
+		s.conclude(errorOutcome("create the account", err))
+		return nil
+	}
+	claim, fresh, err := r.claim(ctx, s)
+	if err != nil {
+		return err
+	}
+	sent := time.Now()
 	acct, createErr := r.API.Create(ctx, partnerapi.CreateRequest{
 		UID:    pa.Spec.AccountUID,
 		Type:   apiAccountType(pa.Spec.AccountType),
 		Domain: pa.Spec.Domain,
 		EndsAt: timePtr(pa.Spec.EndsAt),
 	})
-	if createErr == nil {
-		return r.found(ctx, pa, acct, classifyCreated(&pa.Spec, pa.Status.CreateAttemptedAt, acct, r.Options.CreateClockSkew), true), nil
+	claim = r.onAPIClock(claim)
+	s.setClaim(claim)
+	switch {
+	case createErr == nil:
+		var sentOnAPI time.Time
+		if _, known := r.API.Now(); known {
+			sentOnAPI = r.sentAt(sent, billingv1alpha1.ClockAPI)
+		}
+		s.observe(acct, r.API.Endpoint())
+		r.found(ctx, s, classifyCreated(&pa.Spec, claim, acct, sentOnAPI, r.margins()), true)
+		return nil
+	case unknownOutcome(createErr):
+		// It may have made the account: the claim's window reaches its end.
+		s.setClaim(extendClaim(claim, r.sentAt(sent, claim.Clock), r.API.Timeout()))
+		s.conclude(errorOutcome("create the account", createErr))
+		return nil
+	}
+	// Refused: this attempt made nothing. A fresh claim has no other attempt.
+	if fresh {
+		claim.UnknownUntil = nil
+		s.setClaim(claim)
 	}
 	if !errors.Is(createErr, partnerapi.ErrAlreadyExists) && !errors.Is(createErr, partnerapi.ErrInvalidRequest) {
-		if !mayHaveCreated(createErr) {
-			pa.Status.CreateAttemptedAt = nil
-		}
-		return errorOutcome("create the account", createErr), nil
+		// Refused before it was looked at (401, 403, 429).
+		s.conclude(errorOutcome("create the account", createErr))
+		return nil
 	}
+	r.afterRefusedCreate(ctx, s, claim, createErr)
+	return nil
+}
 
+// afterRefusedCreate reads the account after the API refused a create with one of
+// its own 4xx answers: an account found is classified by the claim, a proven
+// absence means the refusal was on the request's merits and ends the claim.
+func (r *PartnerAccountReconciler) afterRefusedCreate(ctx context.Context, s *scope, claim *billingv1alpha1.CreateClaim,
+	createErr error) {
+	pa := s.pa
 	acct, err := r.API.Get(ctx, pa.Spec.AccountUID)
-	switch {
-	case err == nil:
-		return r.found(ctx, pa, acct, classifyRead(&pa.Spec, pa.Status.CreateAttemptedAt, acct, r.Options.CreateClockSkew), false), nil
-	case errors.Is(err, partnerapi.ErrNotFound), errors.Is(err, partnerapi.ErrInvalidRequest):
-		// Refused on its merits: no account has this UID, so nothing is owned.
-		pa.Status.CreateAttemptedAt = nil
-		return errorOutcome("create the account", createErr), nil
+	if err == nil {
+		s.observe(acct, r.API.Endpoint())
+		r.found(ctx, s, classifyRead(&pa.Spec, claim, acct, r.margins()), false)
+		return
 	}
-	return readErrorOutcome("read back the account after a refused create", err), nil
+	refused := refusedCreateOutcome(pa.Spec.Domain, createErr)
+	switch r.absence(ctx, s, err) {
+	case absentProven:
+		s.setClaim(nil)
+		s.conclude(refused)
+	case absentUnproven:
+		if statusOf(createErr) == http.StatusNotFound {
+			// The domain may have no promotion, or the URL is not the API.
+			s.conclude(createRefusedUnprovenOutcome(pa.Spec.Domain, createErr))
+			return
+		}
+		s.conclude(refused)
+	default:
+		if errors.Is(err, partnerapi.ErrInvalidRequest) {
+			// The API refuses the UID itself, on read as on create.
+			s.conclude(refused)
+			return
+		}
+		s.conclude(readErrorOutcome("read back the account after a refused create", err))
+	}
 }
 
 // readFirst reads the account before deciding to create it: an earlier create may
 // have made it without the answer arriving, or an account was found before.
-func (r *PartnerAccountReconciler) readFirst(ctx context.Context, pa *billingv1alpha1.PartnerAccount, status *statusPatcher) (outcome, error) {
+func (r *PartnerAccountReconciler) readFirst(ctx context.Context, s *scope) error {
+	pa := s.pa
 	acct, err := r.API.Get(ctx, pa.Spec.AccountUID)
-	switch {
-	case err == nil:
-		return r.found(ctx, pa, acct, classifyRead(&pa.Spec, pa.Status.CreateAttemptedAt, acct, r.Options.CreateClockSkew), false), nil
-	case errors.Is(err, partnerapi.ErrNotFound):
-		return r.create(ctx, pa, status)
+	if err == nil {
+		claim := currentClaim(&pa.Status, r.Options.Now())
+		if claim != nil {
+			claim = r.onAPIClock(claim)
+			s.setClaim(claim)
+		}
+		s.observe(acct, r.API.Endpoint())
+		r.found(ctx, s, classifyRead(&pa.Spec, claim, acct, r.margins()), false)
+		return nil
 	}
-	return readErrorOutcome("read the account", err), nil
+	switch r.absence(ctx, s, err) {
+	case absentProven:
+		// No account has this UID: no earlier attempt made one, and the next
+		// create starts a claim of its own.
+		pa.Status.CreateClaim, pa.Status.CreateAttemptedAt = nil, nil
+		return r.create(ctx, s)
+	case absentUnproven:
+		// Creating is safe whatever the truth: if the account exists, the API
+		// refuses, and the claim is kept.
+		return r.create(ctx, s)
+	}
+	s.conclude(readErrorOutcome("read the account", err))
+	return nil
 }
 
-// found acts on an account found under the resource's accountUID, by its create
-// (created is true) or by a read: it becomes the resource's own when the resource
-// made it, or adopts it when it existed before and spec.adoptExisting says so.
-// Anything else is left alone and nothing of it is kept in the status.
-func (r *PartnerAccountReconciler) found(ctx context.Context, pa *billingv1alpha1.PartnerAccount, acct *partnerapi.Account,
-	f finding, created bool) outcome {
+// found acts on the account just observed under the resource's accountUID, by its
+// create (created is true) or by a read: it becomes the resource's own when the
+// resource made it, or adopts it when it existed before and spec.adoptExisting
+// says so. Anything else is left alone and nothing of it is kept.
+func (r *PartnerAccountReconciler) found(ctx context.Context, s *scope, f finding, created bool) {
+	pa, acct := s.pa, s.account
 	uid := pa.Spec.AccountUID
 	switch {
 	case f == foundConflict:
-		disown(&pa.Status)
-		return conflictOutcome(uid, acct)
+		s.disown()
+		s.conclude(conflictOutcome(uid, acct))
+		return
 	case f == foundPreexisting && !pa.Spec.AdoptExisting:
-		disown(&pa.Status)
-		return existsOutcome(uid, acct)
+		s.disown()
+		s.conclude(existsOutcome(uid, acct))
+		return
 	}
 
 	log := logf.FromContext(ctx).WithValues("accountUID", uid)
@@ -197,148 +254,225 @@ func (r *PartnerAccountReconciler) found(ctx context.Context, pa *billingv1alpha
 		r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventRecovered, "Create",
 			"Remote account %q was created by this resource's earlier attempt, whose answer was lost", uid)
 	}
-	pa.Status.AccountUID = uid
-	pa.Status.CreateAttemptedAt = nil
-	setAccountFields(&pa.Status, pa.Spec.Domain, acct)
-	return r.alignEndsAt(ctx, pa, acct)
+	s.take()
+	r.alignEndsAt(ctx, s, createdAtOf(acct))
 }
 
-// sync reads an account the resource owns and aligns its end date with the spec.
-func (r *PartnerAccountReconciler) sync(ctx context.Context, pa *billingv1alpha1.PartnerAccount) outcome {
-	acct, err := r.API.Get(ctx, pa.Spec.AccountUID)
-	if errors.Is(err, partnerapi.ErrNotFound) {
-		clearAccountFields(&pa.Status)
-		return remoteDeletedOutcome(pa.Spec.AccountUID)
-	}
+// sync reads an account the resource owns, checks that it is still the one it
+// owns, and aligns its end date with the spec.
+func (r *PartnerAccountReconciler) sync(ctx context.Context, s *scope) {
+	pa := s.pa
+	uid := pa.Spec.AccountUID
+	acct, err := r.API.Get(ctx, uid)
 	if err != nil {
-		return readErrorOutcome("read the account", err)
+		r.readFailed(ctx, s, "read the account", err)
+		return
 	}
-	setAccountFields(&pa.Status, pa.Spec.Domain, acct)
-	return r.alignEndsAt(ctx, pa, acct)
+	if change := identityChange(&pa.Spec, pa.Status.CreatedAt, acct); change != "" {
+		s.disown()
+		s.conclude(replacedOutcome(uid, change))
+		return
+	}
+	s.observe(acct, r.API.Endpoint())
+	r.alignEndsAt(ctx, s, pa.Status.CreatedAt)
 }
 
-// alignEndsAt changes the remote end date when it differs from the spec's at
-// one-second precision, and only then.
-func (r *PartnerAccountReconciler) alignEndsAt(ctx context.Context, pa *billingv1alpha1.PartnerAccount, acct *partnerapi.Account) outcome {
+// readFailed concludes a failed call about an account the resource owns: gone only
+// when the endpoint proves it.
+func (r *PartnerAccountReconciler) readFailed(ctx context.Context, s *scope, op string, err error) {
+	switch r.absence(ctx, s, err) {
+	case absentProven:
+		s.gone = true
+		s.conclude(remoteDeletedOutcome(s.pa.Spec.AccountUID))
+	case absentUnproven:
+		s.conclude(unprovenOutcome(op, err))
+	default:
+		s.conclude(readErrorOutcome(op, err))
+	}
+}
+
+// alignEndsAt changes the remote end date of the account just observed when it
+// differs from the spec's at one-second precision, and only then. The answer must
+// be the same account (created at createdAt, when known) with the end date asked
+// for.
+func (r *PartnerAccountReconciler) alignEndsAt(ctx context.Context, s *scope, createdAt *metav1.Time) {
+	pa, acct := s.pa, s.account
+	uid := pa.Spec.AccountUID
 	if !endsAtDiffers(pa.Spec.EndsAt, acct.EndsAt) {
-		return accountOutcome(acct, r.Options.Now())
+		s.conclude(accountOutcome(acct, r.Options.Now()))
+		return
 	}
-	updated, err := r.API.UpdateEndsAt(ctx, pa.Spec.AccountUID, timePtr(pa.Spec.EndsAt))
-	if errors.Is(err, partnerapi.ErrNotFound) {
-		clearAccountFields(&pa.Status)
-		return remoteDeletedOutcome(pa.Spec.AccountUID)
-	}
+	updated, err := r.API.UpdateEndsAt(ctx, uid, timePtr(pa.Spec.EndsAt))
 	if err != nil {
-		return errorOutcome("change the end date", err)
+		if errors.Is(err, partnerapi.ErrNotFound) {
+			r.readFailed(ctx, s, "change the end date", err)
+			return
+		}
+		s.conclude(errorOutcome("change the end date", err))
+		return
+	}
+	if change := identityChange(&pa.Spec, createdAt, updated); change != "" {
+		s.disown()
+		s.conclude(replacedOutcome(uid, change))
+		return
+	}
+	s.observe(updated, r.API.Endpoint())
+	if endsAtDiffers(pa.Spec.EndsAt, updated.EndsAt) {
+		s.conclude(endsAtNotAppliedOutcome(pa.Spec.EndsAt, updated.EndsAt))
+		return
 	}
 	remoteChanges.WithLabelValues(changeUpdateEndsAt).Inc()
-	logf.FromContext(ctx).Info("Changed remote end date", "accountUID", pa.Spec.AccountUID, "endsAt", pa.Spec.EndsAt)
+	logf.FromContext(ctx).Info("Changed remote end date", "accountUID", uid, "endsAt", pa.Spec.EndsAt)
 	r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventUpdated, "Update",
-		"Changed the end date of remote account %q to %s", pa.Spec.AccountUID, describeEndsAt(pa.Spec.EndsAt))
-	setAccountFields(&pa.Status, pa.Spec.Domain, updated)
-	return accountOutcome(updated, r.Options.Now())
+		"Changed the end date of remote account %q to %s", uid, describeEndsAt(pa.Spec.EndsAt))
+	s.conclude(accountOutcome(updated, r.Options.Now()))
+}
+
+// absence says what err, from a call about s's account, proves about whether the
+// account exists. A 404 or 410 from an endpoint not yet proven sends the prover to
+// read an account known to exist first.
+func (r *PartnerAccountReconciler) absence(ctx context.Context, s *scope, err error) absence {
+	a := absenceOf(err, r.API.Endpoint(), s.pa.Status.Endpoint, r.API.Proven())
+	if a == absentUnproven && r.prover.prove(ctx, s.pa.Spec.AccountUID) {
+		return absentProven
+	}
+	return a
 }
 
 // reconcileDelete deals with the remote account of a PartnerAccount being deleted,
-// then lets the resource go. A failure keeps the finalizer and says why in the
-// conditions.
-func (r *PartnerAccountReconciler) reconcileDelete(ctx context.Context, pa *billingv1alpha1.PartnerAccount) (ctrl.Result, error) {
+// then lets the resource go. While it cannot, the finalizer stays and the
+// conditions say why.
+func (r *PartnerAccountReconciler) reconcileDelete(ctx context.Context, s *scope) error {
+	pa := s.pa
 	if !controllerutil.ContainsFinalizer(pa, billingv1alpha1.Finalizer) {
-		return ctrl.Result{}, nil
+		return nil
 	}
-	o, err := r.releaseRemote(ctx, pa)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	if o.reason != "" {
-		return r.deleteFailed(ctx, pa, o)
+	released, err := r.releaseRemote(ctx, s)
+	if err != nil || !released {
+		return err
 	}
 	base := pa.DeepCopy()
 	controllerutil.RemoveFinalizer(pa, billingv1alpha1.Finalizer)
-	return ctrl.Result{}, client.IgnoreNotFound(
-		r.Patch(ctx, pa, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})))
+	return client.IgnoreNotFound(r.Patch(ctx, pa, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})))
 }
 
 // releaseRemote deletes the remote account when the policy says so and the
-// resource owns it. A non-empty outcome is why it could not, yet.
-func (r *PartnerAccountReconciler) releaseRemote(ctx context.Context, pa *billingv1alpha1.PartnerAccount) (outcome, error) {
+// resource owns it. It reports whether the resource may go; when not, s's outcome
+// says why.
+func (r *PartnerAccountReconciler) releaseRemote(ctx context.Context, s *scope) (bool, error) {
+	pa := s.pa
 	uid := pa.Spec.AccountUID
+	if pa.Spec.Suspend {
+		r.orphaned(pa, fmt.Sprintf("spec.suspend is true: remote account %q was left as it is", uid))
+		return true, nil
+	}
+	uninstalling, err := r.uninstalling(ctx)
+	if err != nil {
+		return false, err
+	}
 	switch {
-	case pa.Spec.Suspend:
-		r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventOrphaned, "Delete",
-			"spec.suspend is true: remote account %q was left as it is", uid)
-		return outcome{}, nil
+	case uninstalling:
+		r.Recorder.Eventf(pa, nil, corev1.EventTypeWarning, billingv1alpha1.EventOrphanedByUninstall, "Delete",
+			"The PartnerAccount CustomResourceDefinition is being deleted, so remote account %q was left as it is "+
+				"whatever spec.deletionPolicy says: uninstalling never deactivates accounts. To deactivate accounts, "+
+				"delete their PartnerAccounts before the CRD", uid)
+		return true, nil
 	case pa.Spec.DeletionPolicy == billingv1alpha1.DeletionPolicyOrphan:
-		r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventOrphaned, "Delete",
-			"spec.deletionPolicy is Orphan: remote account %q was left as it is", uid)
-		return outcome{}, nil
+		r.orphaned(pa, fmt.Sprintf("spec.deletionPolicy is Orphan: remote account %q was left as it is", uid))
+		return true, nil
 	}
-	mine, o, err := r.ownsForDeletion(ctx, pa)
-	if err != nil || o.reason != "" {
-		return o, err
-	}
-	if !mine {
-		r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventOrphaned, "Delete",
-			"This resource did not own remote account %q, so nothing was deleted remotely", uid)
-		return outcome{}, nil
+	mine, err := r.mayDelete(ctx, s)
+	if err != nil || !mine {
+		return s.outcome.reason == "", err
 	}
 	err = r.API.Delete(ctx, uid)
-	switch {
-	case err == nil:
+	if err == nil {
 		remoteChanges.WithLabelValues(changeDelete).Inc()
 		logf.FromContext(ctx).Info("Deleted remote account", "accountUID", uid)
 		r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventDeleted, "Delete",
 			"Deactivated remote account %q", uid)
-	case errors.Is(err, partnerapi.ErrNotFound):
-		logf.FromContext(ctx).Info("Remote account already gone", "accountUID", uid)
-		r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventDeleted, "Delete",
-			"Remote account %q was already gone", uid)
-	default:
-		o := errorOutcome("delete the account", err)
-		o.message = "Deleting the remote account failed, so the finalizer stays: " + strings.TrimSuffix(o.message, ".") +
-			". To delete the resource and leave the remote account, set spec.deletionPolicy to Orphan"
-		return o, nil
+		return true, nil
 	}
-	return outcome{}, nil
+	switch r.absence(ctx, s, err) {
+	case absentProven:
+		r.alreadyGone(ctx, pa)
+		return true, nil
+	case absentUnproven:
+		s.conclude(deleteBlocked(unprovenOutcome("delete the account", err)))
+	default:
+		s.conclude(deleteBlocked(errorOutcome("delete the account", err)))
+	}
+	return false, nil
 }
 
-// ownsForDeletion reports whether deleting pa may delete its remote account: pa
-// owns it and no older PartnerAccount declares it, or pa's create was never
-// confirmed and reading the account shows that pa made it. A non-empty outcome
-// means the read failed, so nothing can be decided yet.
-func (r *PartnerAccountReconciler) ownsForDeletion(ctx context.Context, pa *billingv1alpha1.PartnerAccount) (bool, outcome, error) {
+// mayDelete reports whether deleting s's resource may delete its remote account: it
+// owns it, no older PartnerAccount holds it, and a read shows it is still the
+// account it owns; or its create was never confirmed and the read shows that one
+// of its attempts made the account. Whatever else it finds, it records why nothing
+// is deleted. When the read fails, s's outcome says why nothing can be decided yet.
+func (r *PartnerAccountReconciler) mayDelete(ctx context.Context, s *scope) (bool, error) {
+	pa := s.pa
+	uid := pa.Spec.AccountUID
+	claim := currentClaim(&pa.Status, r.Options.Now())
 	if owns(pa) {
 		owner, err := r.owner(ctx, pa)
-		return owner == pa, outcome{}, err
+		if err != nil || owner != pa {
+			r.orphaned(pa, fmt.Sprintf("Another PartnerAccount holds remote account %q, so nothing was deleted remotely", uid))
+			return false, err
+		}
+	} else if !mayHaveMadeAny(claim) {
+		r.orphaned(pa, fmt.Sprintf("This resource did not own remote account %q, so nothing was deleted remotely", uid))
+		return false, nil
 	}
-	if pa.Status.CreateAttemptedAt == nil {
-		return false, outcome{}, nil
+
+	acct, err := r.API.Get(ctx, uid)
+	if err != nil {
+		switch r.absence(ctx, s, err) {
+		case absentProven:
+			r.alreadyGone(ctx, pa)
+		case absentUnproven:
+			s.conclude(deleteBlocked(unprovenOutcome("read the account before deleting it", err)))
+		default:
+			s.conclude(deleteBlocked(readErrorOutcome("read the account before deleting it", err)))
+		}
+		return false, nil
 	}
-	acct, err := r.API.Get(ctx, pa.Spec.AccountUID)
-	switch {
-	case err == nil:
-		return classifyRead(&pa.Spec, pa.Status.CreateAttemptedAt, acct, r.Options.CreateClockSkew) == foundOwn, outcome{}, nil
-	case errors.Is(err, partnerapi.ErrNotFound), errors.Is(err, partnerapi.ErrInvalidRequest):
-		return false, outcome{}, nil
+	if owns(pa) {
+		if change := identityChange(&pa.Spec, pa.Status.CreatedAt, acct); change != "" {
+			r.orphaned(pa, fmt.Sprintf("Remote account %q was replaced outside the operator (it now has %s), "+
+				"so nothing was deleted remotely", uid, change))
+			return false, nil
+		}
+		return true, nil
 	}
-	o := readErrorOutcome("read the account", err)
-	o.message = "This resource's create was never confirmed and reading the account to find out whether it made it " +
-		"failed, so the finalizer stays: " + strings.TrimSuffix(o.message, ".") +
-		". To delete the resource and leave the remote account, set spec.deletionPolicy to Orphan"
-	return false, o, nil
+	if classifyRead(&pa.Spec, r.onAPIClock(claim), acct, r.margins()) != foundOwn {
+		r.orphaned(pa, fmt.Sprintf("This resource's create attempts did not make remote account %q, "+
+			"so nothing was deleted remotely", uid))
+		return false, nil
+	}
+	return true, nil
 }
 
-// deleteFailed reports why the remote account could not be dealt with in the
-// conditions and retries as the failure deserves.
-func (r *PartnerAccountReconciler) deleteFailed(ctx context.Context, pa *billingv1alpha1.PartnerAccount, o outcome) (ctrl.Result, error) {
-	status := newStatusPatcher(r.Client, pa)
-	previousReason := readyReason(&pa.Status)
-	setConditions(&pa.Status, pa.Generation, o)
-	r.recordFailure(pa, previousReason, o)
-	if err := status.patch(ctx, pa); err != nil {
-		return ctrl.Result{}, err
-	}
-	return r.resultFor(o)
+// orphaned records that the resource went without deleting its remote account,
+// and why.
+func (r *PartnerAccountReconciler) orphaned(pa *billingv1alpha1.PartnerAccount, why string) {
+	r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventOrphaned, "Delete", "%s", why)
+}
+
+// alreadyGone records that the resource's remote account was found gone.
+func (r *PartnerAccountReconciler) alreadyGone(ctx context.Context, pa *billingv1alpha1.PartnerAccount) {
+	uid := pa.Spec.AccountUID
+	logf.FromContext(ctx).Info("Remote account already gone", "accountUID", uid)
+	r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventDeleted, "Delete",
+		"Remote account %q was already gone", uid)
+}
+
+// deleteBlocked turns the outcome of a failed call during deletion into one that
+// says the finalizer stays, and how to let the resource go anyway.
+func deleteBlocked(o outcome) outcome {
+	o.message = "Deleting the remote account failed, so the finalizer stays: " + strings.TrimSuffix(o.message, ".") +
+		". To delete the resource and leave the remote account, set spec.deletionPolicy to Orphan"
+	return o
 }
 
 // ensureFinalizer adds the finalizer, so it is in place before the first remote call.

@@ -3,6 +3,7 @@ package controller
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -24,47 +25,12 @@ type outcome struct {
 	err error
 }
 
-// reasonShape says how a reason shows in the conditions, and whether it is a failure
-// worth a Warning event.
-type reasonShape struct {
-	ready       metav1.ConditionStatus
-	reconciling bool
-	stalled     bool
-	failure     bool
-}
-
-var reasonShapes = map[string]reasonShape{
-	billingv1alpha1.ReasonAccountReady:        {ready: metav1.ConditionTrue},
-	billingv1alpha1.ReasonEnded:               {ready: metav1.ConditionTrue},
-	billingv1alpha1.ReasonProgressing:         {ready: metav1.ConditionUnknown, reconciling: true},
-	billingv1alpha1.ReasonReconcileSuspended:  {ready: metav1.ConditionUnknown},
-	billingv1alpha1.ReasonRateLimited:         {ready: metav1.ConditionFalse, reconciling: true, failure: true},
-	billingv1alpha1.ReasonAPIUnavailable:      {ready: metav1.ConditionFalse, reconciling: true, failure: true},
-	billingv1alpha1.ReasonUnauthorized:        {ready: metav1.ConditionFalse, failure: true},
-	billingv1alpha1.ReasonRemoteDeleted:       {ready: metav1.ConditionFalse, failure: true},
-	billingv1alpha1.ReasonDeprovisioned:       {ready: metav1.ConditionFalse, failure: true},
-	billingv1alpha1.ReasonAccountSuspended:    {ready: metav1.ConditionFalse, failure: true},
-	billingv1alpha1.ReasonInvalidRequest:      {ready: metav1.ConditionFalse, stalled: true, failure: true},
-	billingv1alpha1.ReasonAccountConflict:     {ready: metav1.ConditionFalse, stalled: true, failure: true},
-	billingv1alpha1.ReasonDuplicateAccountUID: {ready: metav1.ConditionFalse, stalled: true, failure: true},
-	billingv1alpha1.ReasonAccountExists:       {ready: metav1.ConditionFalse, stalled: true, failure: true},
-
-	billingv1alpha1.ReasonAPIEndpointMisconfigured: {ready: metav1.ConditionFalse, failure: true},
-	billingv1alpha1.ReasonSecretConflict:           {ready: metav1.ConditionFalse, failure: true},
-}
-
-// isFailure reports whether reason is one that gets a Warning event when it first appears.
-func isFailure(reason string) bool { return reasonShapes[reason].failure }
-
-// isStalled reports whether reason stops the controller until the spec changes.
-func isStalled(reason string) bool { return reasonShapes[reason].stalled }
-
 // setConditions writes Ready, Reconciling and Stalled for o into status. Ready is
 // always present; Reconciling and Stalled are present only while True, as kstatus
 // recommends. meta.SetStatusCondition keeps lastTransitionTime unless the status
 // flips, so an unchanged outcome changes nothing.
 func setConditions(status *billingv1alpha1.PartnerAccountStatus, generation int64, o outcome) {
-	shape, ok := reasonShapes[o.reason]
+	shape, ok := billingv1alpha1.Reasons[o.reason]
 	if !ok {
 		panic(fmt.Sprintf("controller: no condition shape for reason %q", o.reason))
 	}
@@ -78,36 +44,17 @@ func setConditions(status *billingv1alpha1.PartnerAccountStatus, generation int6
 			ObservedGeneration: generation,
 		})
 	}
-	set(billingv1alpha1.ConditionReady, shape.ready)
-	if shape.reconciling {
+	set(billingv1alpha1.ConditionReady, shape.Ready)
+	if shape.Reconciling {
 		set(billingv1alpha1.ConditionReconciling, metav1.ConditionTrue)
 	} else {
 		meta.RemoveStatusCondition(&status.Conditions, billingv1alpha1.ConditionReconciling)
 	}
-	if shape.stalled {
+	if shape.Stalled {
 		set(billingv1alpha1.ConditionStalled, metav1.ConditionTrue)
 	} else {
 		meta.RemoveStatusCondition(&status.Conditions, billingv1alpha1.ConditionStalled)
 	}
-}
-
-// outageReasons are the reasons of a failing or throttling API. Within one outage
-// the status keeps the first of them, so that an outage writes one status change
-// per account however its answers mix.
-var outageReasons = map[string]bool{
-	billingv1alpha1.ReasonAPIUnavailable: true,
-	billingv1alpha1.ReasonRateLimited:    true,
-}
-
-// conditionOutcome is the outcome to write in the conditions: o, unless o and the
-// Ready condition of previous are both part of an API outage, in which case the
-// condition stays as it is. The retry still follows o.
-func conditionOutcome(previous *billingv1alpha1.PartnerAccountStatus, o outcome) outcome {
-	ready := meta.FindStatusCondition(previous.Conditions, billingv1alpha1.ConditionReady)
-	if ready != nil && outageReasons[ready.Reason] && outageReasons[o.reason] {
-		return outcome{reason: ready.Reason, message: ready.Message, err: o.err}
-	}
-	return o
 }
 
 // readyReason returns the reason of the Ready condition, or "" when there is none.
@@ -135,13 +82,11 @@ func redemptionURL(domain string, t partnerapi.AccountType, token string) string
 	return "https://start." + domain + "/partnership/redeem?" + q.Encode()
 }
 
-// setAccountFields copies what the API reported about acct into status.
-func setAccountFields(status *billingv1alpha1.PartnerAccountStatus, domain string, acct *partnerapi.Account) {
+// setAccountFields copies what the API reported about acct into status; the
+// activation token is placed apart (see placeToken).
+func setAccountFields(status *billingv1alpha1.PartnerAccountStatus, acct *partnerapi.Account) {
 	status.AccountStatus = acct.Status
-	status.ActivationToken = acct.ActivationToken
-	status.RedemptionURL = redemptionURL(domain, acct.Type, acct.ActivationToken)
 	status.EndsAt = toMetaTime(acct.EndsAt)
-	status.CreatedAt = nil
 	if !acct.CreatedAt.IsZero() {
 		status.CreatedAt = toMetaTime(&acct.CreatedAt)
 	}
@@ -152,18 +97,7 @@ func setAccountFields(status *billingv1alpha1.PartnerAccountStatus, domain strin
 // re-created silently.
 func clearAccountFields(status *billingv1alpha1.PartnerAccountStatus) {
 	status.AccountStatus = ""
-	status.ActivationToken = ""
-	status.RedemptionURL = ""
 	status.EndsAt = nil
-}
-
-// disown forgets everything about a remote account this resource does not own,
-// its token first of all.
-func disown(status *billingv1alpha1.PartnerAccountStatus) {
-	clearAccountFields(status)
-	status.AccountUID = ""
-	status.CreatedAt = nil
-	status.CreateAttemptedAt = nil
 }
 
 // toMetaTime converts t to a metav1.Time in UTC at the one-second precision
@@ -185,18 +119,14 @@ func endsAtDiffers(declared *metav1.Time, remote *time.Time) bool {
 	return !declared.UTC().Truncate(time.Second).Equal(remote.UTC().Truncate(time.Second))
 }
 
-// matchesSpec reports whether acct can be adopted by a resource with spec: the same
-// type and domain (the only fields fixed for an account's life besides its UID).
-func matchesSpec(spec *billingv1alpha1.PartnerAccountSpec, acct *partnerapi.Account) bool {
-	return acct.Type == apiAccountType(spec.AccountType) && strings.EqualFold(acct.Domain, spec.Domain)
-}
-
 // accountOutcome is the Ready outcome for a remote account as the API reports it.
 func accountOutcome(acct *partnerapi.Account, now time.Time) outcome {
 	switch acct.Status {
 	case partnerapi.StatusSuspended:
 		return outcome{reason: billingv1alpha1.ReasonAccountSuspended,
-			message: "1Password reports the account as suspended; it is checked again on every resync"}
+			message: "1Password reports the account as suspended; it is read again at every read-back, " +
+				"and Ready again once 1Password lifts the suspension (ask 1Password partner support). Deleting this " +
+				"PartnerAccount deactivates the account, unless spec.deletionPolicy is Orphan"}
 	case partnerapi.StatusDeprovisioned:
 		if acct.EndsAt != nil && !acct.EndsAt.After(now) {
 			return outcome{reason: billingv1alpha1.ReasonEnded,
@@ -270,6 +200,65 @@ func secretConflictOutcome(name string) outcome {
 			"not written to it; delete that Secret, or name another in spec.activationTokenSecretRef", name)}
 }
 
+// replacedOutcome is the outcome when the account under the accountUID of a
+// resource that owned its account is another account now: change says how.
+func replacedOutcome(uid, change string) outcome {
+	return outcome{reason: billingv1alpha1.ReasonAccountReplaced,
+		message: fmt.Sprintf("Account %q was replaced outside the operator: the account under this UID now has %s. "+
+			"It is not this resource's, so its end date is not written and deleting this resource deletes nothing "+
+			"remotely. To manage it from here, set spec.adoptExisting to true (if it is true already, request a "+
+			"reconcile with the %s annotation); or delete this resource", uid, change,
+			billingv1alpha1.ReconcileRequestedAtAnnotation)}
+}
+
+// unprovenOutcome is the outcome when the account was answered 404 or 410 by an
+// endpoint that has not shown that it serves accounts. op says what the controller
+// was doing.
+func unprovenOutcome(op string, err error) outcome {
+	called, status := "the Partnership API", "404 or 410"
+	if e, ok := errors.AsType[*partnerapi.Error](err); ok {
+		called, status = e.URL, fmt.Sprintf("%d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	}
+	return outcome{reason: billingv1alpha1.ReasonEndpointUnproven, err: err,
+		message: fmt.Sprintf("Trying to %s, %s answered %s, but that endpoint has not shown that it serves accounts: "+
+			"it never answered for this account, and has answered for no account since the operator started. A wrong "+
+			"path prefix in --partner-api-url answers this way, so nothing is concluded: the status and the finalizer "+
+			"stay, and the operator reads an account it knows exists to prove the endpoint. Check --partner-api-url",
+			op, called, status)}
+}
+
+// createRefusedUnprovenOutcome is the outcome when a create was answered 404 and
+// the endpoint has not shown that it serves accounts: the domain may have no
+// promotion, or the URL may be wrong.
+func createRefusedUnprovenOutcome(domain string, err error) outcome {
+	o := unprovenOutcome("create the account", err)
+	o.message = fmt.Sprintf("%s. Or the URL is right and 1Password has no promotion for the partner in domain %s: "+
+		"a test domain (b5test.*) against the production URL, or a production domain against the test server",
+		o.message, domain)
+	return o
+}
+
+// endsAtNotAppliedOutcome is the outcome when the API answered a change of the end
+// date with an account whose end date is not the one asked for.
+func endsAtNotAppliedOutcome(declared *metav1.Time, remote *time.Time) outcome {
+	var got *metav1.Time
+	if remote != nil {
+		got = toMetaTime(remote)
+	}
+	return outcome{reason: billingv1alpha1.ReasonEndsAtNotApplied,
+		message: fmt.Sprintf("The Partnership API answered the change of the end date to %s with the end date %s; "+
+			"it is tried again at the next read-back. If this lasts, ask 1Password partner support",
+			describeEndsAt(declared), describeEndsAt(got))}
+}
+
+// tokenSecretFailedOutcome is the outcome when the Secret for the activation token
+// could not be written; err is the Kubernetes API server's answer.
+func tokenSecretFailedOutcome(name string, err error) outcome {
+	return outcome{reason: billingv1alpha1.ReasonTokenSecretFailed, err: err,
+		message: fmt.Sprintf("Writing the activation token to Secret %q failed: %v. The account exists (see "+
+			"status.accountUID); the write is retried with backoff", name, err)}
+}
+
 // remoteDeletedOutcome is the outcome when an account the resource owned is gone.
 func remoteDeletedOutcome(uid string) outcome {
 	return outcome{reason: billingv1alpha1.ReasonRemoteDeleted,
@@ -308,7 +297,8 @@ func errorOutcome(op string, err error) outcome {
 }
 
 // readErrorOutcome is the outcome of a failed read. A read has no spec to fix, so a
-// refusal (a 4xx other than 404 and 410) is retried with backoff, never Stalled.
+// refusal (a 4xx other than 404 and 410) is retried with backoff, never Stalled,
+// and it never means that the account is missing.
 func readErrorOutcome(op string, err error) outcome {
 	if errors.Is(err, partnerapi.ErrInvalidRequest) || errors.Is(err, partnerapi.ErrAlreadyExists) {
 		return outcome{reason: billingv1alpha1.ReasonAPIUnavailable, err: err,
@@ -317,10 +307,35 @@ func readErrorOutcome(op string, err error) outcome {
 	return errorOutcome(op, err)
 }
 
-// mayHaveCreated reports whether a failed create may still have made the account:
-// the request may have reached the API, and its answer is lost or not the API's.
-func mayHaveCreated(err error) bool {
-	return errors.Is(err, partnerapi.ErrTransient) || errors.Is(err, partnerapi.ErrMisconfigured)
+// refusedCreateOutcome is the outcome of a create the API refused on its merits.
+// A 404 is published servers' "Domain not found.", which usually means a test
+// domain against the production URL or the reverse, so the message says so.
+func refusedCreateOutcome(domain string, err error) outcome {
+	o := errorOutcome("create the account", err)
+	if statusOf(err) == http.StatusNotFound {
+		o.message = fmt.Sprintf("The Partnership API refused to create the account: %s. 1Password has no promotion "+
+			"for the partner in domain %s: usually a test domain (b5test.*) against the production URL, or a "+
+			"production domain against the test server; fix spec.domain or the operator's --partner-api-url. Nothing "+
+			"is retried until the spec changes", strings.TrimSuffix(partnerapi.ServerMessage(err), "."), domain)
+	}
+	return o
+}
+
+// statusOf is the HTTP status of the API's answer behind err, or 0.
+func statusOf(err error) int {
+	if e, ok := errors.AsType[*partnerapi.Error](err); ok {
+		return e.StatusCode
+	}
+	return 0
+}
+
+// createdAtOf is acct's creation time as status keeps it; nil when the API did not
+// say.
+func createdAtOf(acct *partnerapi.Account) *metav1.Time {
+	if acct.CreatedAt.IsZero() {
+		return nil
+	}
+	return toMetaTime(&acct.CreatedAt)
 }
 
 // stableMessage is err's text when it comes from the API client, whose errors carry

@@ -2,106 +2,176 @@ package controller
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
+	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
 )
 
-// placeToken puts the activation token where it belongs once the account step is
-// done: in status, or in the resource's own Secret, in which case status carries
-// only the Secret's name. It returns o, or a SecretConflict outcome when a Secret
-// of the wanted name is not this resource's.
-func (r *PartnerAccountReconciler) placeToken(ctx context.Context, pa *billingv1alpha1.PartnerAccount, o outcome) (outcome, error) {
+// placeToken puts the owned account's activation token where it belongs once the
+// account step is done: in status, or in the resource's own Secret, in which case
+// status carries only the Secret's name. The token is the one the account step
+// read, or, when it read none, the one the resource already holds: no API call is
+// needed to restore a Secret deleted by hand or to move it. When the Secret cannot
+// hold it, a Ready outcome becomes SecretConflict or TokenSecretFailed.
+func (r *PartnerAccountReconciler) placeToken(ctx context.Context, s *scope) error {
+	pa := s.pa
+	had := s.previous.ActivationTokenSecretName
 	want := tokenSecretName(pa, r.Options.NoTokenInStatus)
-	had := pa.Status.ActivationTokenSecretName
-	// The token this reconcile read (setAccountFields put it in status), or one left
-	// in status before the token moved to a Secret.
-	token, link := pa.Status.ActivationToken, pa.Status.RedemptionURL
+	p := tokenPlacement{decided: true}
 
 	switch {
-	case !owns(pa):
-		pa.Status.ActivationTokenSecretName = ""
+	case !s.owned() || s.gone:
+		// Nothing to place: a Secret that held the token goes below.
 	case want == "":
-		if token != "" {
-			pa.Status.ActivationTokenSecretName = ""
-		}
-	default:
-		pa.Status.ActivationToken, pa.Status.RedemptionURL = "", ""
-		if o.reason == billingv1alpha1.ReasonRemoteDeleted {
-			pa.Status.ActivationTokenSecretName = ""
-			break
-		}
-		if token == "" {
-			break // not read this time: the Secret stays as it is
-		}
-		written, err := r.writeTokenSecret(ctx, pa, want, token, link)
+		token, err := r.knownToken(ctx, s)
 		if err != nil {
-			return o, err
+			return err
 		}
-		if !written {
-			// The token stays where it was, if it was in another Secret of this resource.
-			if had == want {
-				pa.Status.ActivationTokenSecretName = ""
-			}
-			if o.err == nil {
-				o = secretConflictOutcome(want)
-			}
+		p.inStatus = token
+	default:
+		token, err := r.knownToken(ctx, s)
+		if err != nil {
+			return err
+		}
+		if token.token == "" {
+			p.secretName = had // nothing known to write: the Secret stays as it is
 			break
 		}
-		pa.Status.ActivationTokenSecretName = want
+		written, err := r.writeTokenSecret(ctx, pa, want, token)
+		switch {
+		case err != nil:
+			logf.FromContext(ctx).Error(err, "Failed to write the activation token Secret", "secret", want)
+			r.overrideReady(s, tokenSecretFailedOutcome(want, err))
+			p.secretName = keepIf(had, had != want)
+		case !written:
+			r.overrideReady(s, secretConflictOutcome(want))
+			p.secretName = keepIf(had, had != want)
+		default:
+			r.tokens.forget(pa.UID)
+			p.secretName = want
+		}
 	}
+	s.placement = p
 
 	// A Secret the status no longer names has been replaced, or has no token to hold.
-	if had != "" && had != pa.Status.ActivationTokenSecretName {
-		if err := r.deleteTokenSecret(ctx, pa, had); err != nil {
-			return o, err
+	if had != "" && had != p.secretName {
+		return r.deleteTokenSecret(ctx, pa, had)
+	}
+	return nil
+}
+
+// overrideReady replaces a Ready outcome with o: a failure of the account step
+// says more than the Secret's.
+func (r *PartnerAccountReconciler) overrideReady(s *scope, o outcome) {
+	if billingv1alpha1.Reasons[s.outcome.reason].Ready == metav1.ConditionTrue {
+		s.conclude(o)
+	}
+}
+
+// keepIf returns name when keep is true, and "" otherwise.
+func keepIf(name string, keep bool) string {
+	if keep {
+		return name
+	}
+	return ""
+}
+
+// knownToken is the activation token of the account s's resource owns: the one the
+// account step read, else the one in status, in the Secret status names, or in
+// that Secret as it was just before someone deleted it.
+func (r *PartnerAccountReconciler) knownToken(ctx context.Context, s *scope) (activation, error) {
+	pa := s.pa
+	switch {
+	case s.token.token != "":
+		return s.token, nil
+	case s.previous.ActivationToken != "":
+		return activation{token: s.previous.ActivationToken, link: s.previous.RedemptionURL}, nil
+	}
+	if name := s.previous.ActivationTokenSecretName; name != "" {
+		var secret corev1.Secret
+		err := r.Get(ctx, client.ObjectKey{Namespace: pa.Namespace, Name: name}, &secret)
+		switch {
+		case err == nil && metav1.IsControlledBy(&secret, pa):
+			return activation{token: string(secret.Data[billingv1alpha1.SecretKeyActivationToken]),
+				link: string(secret.Data[billingv1alpha1.SecretKeyRedemptionURL])}, nil
+		case err != nil && !apierrors.IsNotFound(err):
+			return activation{}, fmt.Errorf("read Secret %s: %w", name, err)
 		}
 	}
-	return o, nil
+	return r.tokens.lookup(pa.UID), nil
 }
 
 // tokenSecretName is the Secret that should hold pa's activation token, or "" when
-// the token goes in status.
+// the token goes in status. The default name, <name>-activation, is shortened with
+// a hash where it would be longer than a Secret's name may be.
 func tokenSecretName(pa *billingv1alpha1.PartnerAccount, noTokenInStatus bool) string {
 	switch {
 	case pa.Spec.ActivationTokenSecretRef != nil:
 		return pa.Spec.ActivationTokenSecretRef.Name
 	case noTokenInStatus:
-		return pa.Name + "-activation"
+		return boundedName(pa.Name, "-activation", validation.DNS1123SubdomainMaxLength)
 	}
 	return ""
 }
 
 // tokenSecretData is what pa's token Secret holds.
-func tokenSecretData(uid, token, link string) map[string][]byte {
+func tokenSecretData(uid string, token activation) map[string][]byte {
 	return map[string][]byte{
-		billingv1alpha1.SecretKeyActivationToken: []byte(token),
-		billingv1alpha1.SecretKeyRedemptionURL:   []byte(link),
+		billingv1alpha1.SecretKeyActivationToken: []byte(token.token),
+		billingv1alpha1.SecretKeyRedemptionURL:   []byte(token.link),
 		billingv1alpha1.SecretKeyAccountUID:      []byte(uid),
 	}
 }
 
 // tokenSecretLabels are the labels of pa's token Secret; the operator caches only
-// Secrets that carry them.
+// Secrets that carry them. The PartnerAccount's name is the label's value when it
+// fits one (63 characters); a longer name is shortened with a hash.
 func tokenSecretLabels(pa *billingv1alpha1.PartnerAccount) map[string]string {
 	return map[string]string{
 		billingv1alpha1.ManagedByLabel:      billingv1alpha1.ManagedByValue,
-		billingv1alpha1.PartnerAccountLabel: pa.Name,
+		billingv1alpha1.PartnerAccountLabel: boundedName(pa.Name, "", validation.LabelValueMaxLength),
 	}
 }
 
-// writeTokenSecret makes the Secret name hold token and link. It reports false,
-// and changes nothing, when a Secret of that name exists that pa does not control.
-func (r *PartnerAccountReconciler) writeTokenSecret(ctx context.Context, pa *billingv1alpha1.PartnerAccount, name, token, link string) (bool, error) {
-	data := tokenSecretData(pa.Spec.AccountUID, token, link)
+// boundedName is base+suffix when that is at most limit characters long;
+// otherwise base is cut and ends in a hash of the whole base, so that the result
+// stays unique, at most limit long, and a valid name and label value (it starts
+// and ends with a letter or digit, as base does).
+func boundedName(base, suffix string, limit int) string {
+	if len(base)+len(suffix) <= limit {
+		return base + suffix
+	}
+	sum := sha256.Sum256([]byte(base))
+	hash := hex.EncodeToString(sum[:])[:10]
+	cut := strings.TrimRight(base[:limit-len(suffix)-len(hash)-1], "-.")
+	return cut + "-" + hash + suffix
+}
+
+// writeTokenSecret makes the Secret name hold token. It reports false, and changes
+// nothing, when a Secret of that name exists that pa does not control.
+func (r *PartnerAccountReconciler) writeTokenSecret(ctx context.Context, pa *billingv1alpha1.PartnerAccount, name string,
+	token activation) (bool, error) {
+	data := tokenSecretData(pa.Spec.AccountUID, token)
 	current, created, err := r.getOrCreateTokenSecret(ctx, pa, name, data)
 	if err != nil || created {
 		return created, err
@@ -196,4 +266,66 @@ func hasLabels(labels, want map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// deletedTokens keeps the activation token of each token Secret deleted while its
+// PartnerAccount lives, from the informer's last copy of it, until the controller
+// has written it again: a Secret deleted by hand is restored without a call to the
+// Partnership API, even while the API asks the operator to wait.
+type deletedTokens struct {
+	mu     sync.Mutex
+	tokens map[types.UID]activation
+	// live reports whether the PartnerAccount with that UID is in the cache and not
+	// being deleted; the tokens of others are not kept.
+	live func(types.UID) bool
+}
+
+func newDeletedTokens(live func(types.UID) bool) *deletedTokens {
+	return &deletedTokens{tokens: map[types.UID]activation{}, live: live}
+}
+
+// keep keeps the token of a deleted token Secret whose PartnerAccount lives.
+func (d *deletedTokens) keep(obj client.Object) {
+	secret, ok := obj.(*corev1.Secret)
+	if !ok {
+		return
+	}
+	owner := metav1.GetControllerOf(secret)
+	token := string(secret.Data[billingv1alpha1.SecretKeyActivationToken])
+	if owner == nil || owner.Kind != "PartnerAccount" || token == "" || !d.live(owner.UID) {
+		return
+	}
+	d.mu.Lock()
+	d.tokens[owner.UID] = activation{token: token, link: string(secret.Data[billingv1alpha1.SecretKeyRedemptionURL])}
+	d.mu.Unlock()
+}
+
+// lookup returns the kept token of the PartnerAccount uid, if any.
+func (d *deletedTokens) lookup(uid types.UID) activation {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.tokens[uid]
+}
+
+// forget drops the kept token of the PartnerAccount uid.
+func (d *deletedTokens) forget(uid types.UID) {
+	d.mu.Lock()
+	delete(d.tokens, uid)
+	d.mu.Unlock()
+}
+
+// tokenSecretEvents enqueues the PartnerAccount that controls a token Secret, as
+// Owns does; a deleted Secret's token is kept first, so that the reconcile that
+// follows can write it again.
+func (r *PartnerAccountReconciler) tokenSecretEvents(scheme *runtime.Scheme, mapper meta.RESTMapper) handler.EventHandler {
+	owner := handler.EnqueueRequestForOwner(scheme, mapper, &billingv1alpha1.PartnerAccount{}, handler.OnlyControllerOwner())
+	return handler.Funcs{
+		CreateFunc:  owner.Create,
+		UpdateFunc:  owner.Update,
+		GenericFunc: owner.Generic,
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			r.tokens.keep(e.Object)
+			owner.Delete(ctx, e, q)
+		},
+	}
 }

@@ -200,14 +200,19 @@ func (r *PartnerAccountReconciler) scheduleSettledAtStart() handler.EventHandler
 				return
 			}
 			after := r.readBacks.afterRestart(r.Options.Now(), lastReadyChange(pa))
-			req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(pa)}
-			if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
-				pq.AddWithOpts(priorityqueue.AddOpts{After: after, Priority: new(readBackPriority)}, req)
-				return
-			}
-			q.AddAfter(req, after)
+			addAtReadBackPriority(q, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(pa)}, after)
 		},
 	}
+}
+
+// addAtReadBackPriority queues req after the delay, behind everything a user did.
+func addAtReadBackPriority(q workqueue.TypedRateLimitingInterface[reconcile.Request], req reconcile.Request,
+	after time.Duration) {
+	if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
+		pq.AddWithOpts(priorityqueue.AddOpts{After: after, Priority: new(readBackPriority)}, req)
+		return
+	}
+	q.AddAfter(req, after)
 }
 
 // notSettledAtStart passes every event but the creation, at start, of a settled

@@ -162,23 +162,3 @@ func TestSettled(t *testing.T) {
 		})
 	}
 }
-
-func TestConditionOutcomeHoldsAnOutage(t *testing.T) {
-	status := func(reason string) *billingv1alpha1.PartnerAccountStatus {
-		s := &billingv1alpha1.PartnerAccountStatus{}
-		setConditions(s, 1, outcome{reason: reason, message: "first " + reason})
-		return s
-	}
-	rateLimited := outcome{reason: billingv1alpha1.ReasonRateLimited, message: "slow down"}
-	if got := conditionOutcome(status(billingv1alpha1.ReasonAPIUnavailable), rateLimited); got.reason != billingv1alpha1.ReasonAPIUnavailable ||
-		got.message != "first APIUnavailable" {
-		t.Errorf("a 429 within an outage of 500s rewrites the condition: %+v", got)
-	}
-	if got := conditionOutcome(status(billingv1alpha1.ReasonAccountReady), rateLimited); got.reason != billingv1alpha1.ReasonRateLimited {
-		t.Errorf("the start of an outage is not written: %+v", got)
-	}
-	ready := outcome{reason: billingv1alpha1.ReasonAccountReady, message: "ok"}
-	if got := conditionOutcome(status(billingv1alpha1.ReasonRateLimited), ready); got.reason != billingv1alpha1.ReasonAccountReady {
-		t.Errorf("the end of an outage is not written: %+v", got)
-	}
-}

@@ -3,6 +3,7 @@ package controller
 import (
 	"slices"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -12,15 +13,26 @@ import (
 
 // accountTracker follows the PartnerAccounts in the cache through the informer's
 // events, and keeps in line with them: the gauges, the read-back planner's count of
-// accounts, and which PartnerAccounts declare each accountUID. The last is a map of
-// short slices rather than a cache field index, which would keep a set per account
-// twice over (across namespaces and per namespace).
+// accounts, which PartnerAccounts declare each accountUID, which live (for the
+// deleted-Secret tokens kept), and which remote accounts are known to exist (for
+// proving the API endpoint). The index by accountUID is a map of short slices
+// rather than a cache field index, which would keep a set per account twice over
+// (across namespaces and per namespace).
 type accountTracker struct {
 	readBacks *readBacks
+	// onGone is called with the UID of each PartnerAccount that leaves the cache.
+	onGone func(types.UID)
 
 	mu       sync.Mutex
 	accounts int64
 	byUID    map[string][]types.NamespacedName
+	live     map[types.UID]struct{}
+	// existing holds the accountUID of each remote account known to exist: owned,
+	// and found at its last read.
+	existing map[string]struct{}
+	// written holds the resourceVersion of each PartnerAccount's last status write
+	// that the cache has not shown yet.
+	written map[types.NamespacedName]pendingWrite
 	// registration tells whether the tracker has seen every account the cache
 	// listed at start.
 	registration toolscache.ResourceEventHandlerRegistration
@@ -29,7 +41,9 @@ type accountTracker struct {
 var _ toolscache.ResourceEventHandler = (*accountTracker)(nil)
 
 func newAccountTracker(rb *readBacks) *accountTracker {
-	return &accountTracker{readBacks: rb, byUID: map[string][]types.NamespacedName{}}
+	return &accountTracker{readBacks: rb, onGone: func(types.UID) {}, byUID: map[string][]types.NamespacedName{},
+		live: map[types.UID]struct{}{}, existing: map[string]struct{}{},
+		written: map[types.NamespacedName]pendingWrite{}}
 }
 
 // synced reports whether the tracker has seen every account the cache listed at start.
@@ -44,7 +58,75 @@ func (t *accountTracker) withAccountUID(uid string) []types.NamespacedName {
 	return slices.Clone(t.byUID[uid])
 }
 
-// OnAdd counts a PartnerAccount and indexes it by accountUID.
+// isLive reports whether the PartnerAccount with uid is in the cache and not being
+// deleted.
+func (t *accountTracker) isLive(uid types.UID) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.live[uid]
+	return ok
+}
+
+// knownToExist returns up to n accountUIDs, other than except, of remote accounts
+// known to exist: owned, and found at their last read.
+func (t *accountTracker) knownToExist(except string, n int) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []string
+	for uid := range t.existing {
+		if len(out) == n {
+			break
+		}
+		if uid != except {
+			out = append(out, uid)
+		}
+	}
+	return out
+}
+
+// cacheLag bounds how long a reconcile waits for the cache to show its own last
+// write: a watch that skipped that version never shows it.
+const cacheLag = 5 * time.Second
+
+// pendingWrite is a status write the cache has not shown yet.
+type pendingWrite struct {
+	resourceVersion string
+	at              time.Time
+}
+
+// wrote records that the controller wrote key's status, giving resourceVersion.
+func (t *accountTracker) wrote(key types.NamespacedName, resourceVersion string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.written[key] = pendingWrite{resourceVersion: resourceVersion, at: time.Now()}
+}
+
+// behind reports whether cached, key's copy in the cache, is older than the
+// controller's own last write of it: acting on it would undo what that write
+// recorded (a create's success, say).
+func (t *accountTracker) behind(key types.NamespacedName, cached string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	w, ok := t.written[key]
+	switch {
+	case !ok:
+		return false
+	case w.resourceVersion == cached, time.Since(w.at) > cacheLag:
+		delete(t.written, key)
+		return false
+	}
+	return true
+}
+
+// seenLocked drops the pending write of pa that the cache now shows.
+func (t *accountTracker) seenLocked(pa *billingv1alpha1.PartnerAccount) {
+	key := types.NamespacedName{Namespace: pa.Namespace, Name: pa.Name}
+	if w, ok := t.written[key]; ok && w.resourceVersion == pa.ResourceVersion {
+		delete(t.written, key)
+	}
+}
+
+// OnAdd counts a PartnerAccount and indexes it.
 func (t *accountTracker) OnAdd(obj any, _ bool) {
 	pa, ok := obj.(*billingv1alpha1.PartnerAccount)
 	if !ok {
@@ -57,6 +139,7 @@ func (t *accountTracker) OnAdd(obj any, _ bool) {
 	t.byUID[pa.Spec.AccountUID] = append(t.byUID[pa.Spec.AccountUID], types.NamespacedName{Namespace: pa.Namespace, Name: pa.Name})
 	t.accounts++
 	t.readBacks.accountsChanged(t.accounts)
+	t.noteLocked(nil, pa)
 }
 
 // OnUpdate moves a PartnerAccount between counts. The informer hands over the
@@ -71,6 +154,9 @@ func (t *accountTracker) OnUpdate(oldObj, obj any) {
 		before.count(-1)
 		after.count(1)
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.noteLocked(old, pa)
 }
 
 // OnDelete stops counting a PartnerAccount.
@@ -84,7 +170,6 @@ func (t *accountTracker) OnDelete(obj any) {
 	}
 	stateOf(pa).count(-1)
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	key := types.NamespacedName{Namespace: pa.Namespace, Name: pa.Name}
 	uid := pa.Spec.AccountUID
 	if t.byUID[uid] = slices.DeleteFunc(t.byUID[uid], func(k types.NamespacedName) bool { return k == key }); len(t.byUID[uid]) == 0 {
@@ -92,4 +177,34 @@ func (t *accountTracker) OnDelete(obj any) {
 	}
 	t.accounts--
 	t.readBacks.accountsChanged(t.accounts)
+	t.noteLocked(pa, nil)
+	t.mu.Unlock()
+	t.onGone(pa.UID)
+}
+
+// noteLocked updates whether the PartnerAccount that was old and is now pa (either
+// may be nil) lives and owns an account known to exist.
+func (t *accountTracker) noteLocked(old, pa *billingv1alpha1.PartnerAccount) {
+	if old != nil && existing(old) {
+		delete(t.existing, old.Spec.AccountUID)
+	}
+	if pa == nil {
+		delete(t.live, old.UID)
+		delete(t.written, types.NamespacedName{Namespace: old.Namespace, Name: old.Name})
+		return
+	}
+	if existing(pa) {
+		t.existing[pa.Spec.AccountUID] = struct{}{}
+	}
+	t.seenLocked(pa)
+	if pa.DeletionTimestamp.IsZero() {
+		t.live[pa.UID] = struct{}{}
+	} else {
+		delete(t.live, pa.UID)
+	}
+}
+
+// existing reports whether pa owns a remote account that existed at its last read.
+func existing(pa *billingv1alpha1.PartnerAccount) bool {
+	return owns(pa) && pa.Status.AccountStatus != ""
 }

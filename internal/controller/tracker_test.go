@@ -73,3 +73,36 @@ func TestStateOfBoundsLabels(t *testing.T) {
 		t.Errorf("stateOf = %+v", got)
 	}
 }
+
+func TestTrackerWaitsForItsOwnWrites(t *testing.T) {
+	tr := newAccountTracker(newReadBacks(time.Minute, 0, logr.Discard()))
+	pa := &billingv1alpha1.PartnerAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "a", ResourceVersion: "10"}}
+	key := types.NamespacedName{Namespace: "ns", Name: "a"}
+	tr.OnAdd(pa, false)
+	if tr.behind(key, "10") {
+		t.Fatal("behind with no write")
+	}
+	tr.wrote(key, "12")
+	if !tr.behind(key, "10") {
+		t.Error("a cached copy older than the write is not behind")
+	}
+	newer := pa.DeepCopy()
+	newer.ResourceVersion = "12"
+	tr.OnUpdate(pa, newer)
+	if tr.behind(key, "10") {
+		t.Error("behind after the cache showed the write")
+	}
+	tr.wrote(key, "14")
+	if tr.behind(key, "14") {
+		t.Error("a cached copy at the write is behind")
+	}
+	tr.wrote(key, "16")
+	tr.mu.Lock()
+	w := tr.written[key]
+	w.at = time.Now().Add(-cacheLag - time.Second)
+	tr.written[key] = w
+	tr.mu.Unlock()
+	if tr.behind(key, "15") {
+		t.Error("still waiting for a write the cache never showed, past the lag")
+	}
+}

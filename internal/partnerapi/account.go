@@ -99,4 +99,7 @@ type Client interface {
 	Now() (time.Time, bool)
 	// Timeout returns how long one request may take at most.
 	Timeout() time.Duration
+	// Blocked returns the error a call of op about uid would fail with now without
+	// sending anything (a Retry-After pause, a rejected token), or nil.
+	Blocked(op, uid string) error
 }

@@ -59,8 +59,9 @@ type Error struct {
 	UID string
 	// StatusCode is the HTTP status, or 0 when no response arrived.
 	StatusCode int
-	// URL is the address that was called. It is set on ErrMisconfigured errors,
-	// whose text names it, so that a wrong base URL is easy to spot.
+	// URL is the address that was called, set whenever an answer arrived. The
+	// text of ErrMisconfigured errors names it, so that a wrong base URL is easy to
+	// spot.
 	URL string
 	// ContentType is the response's Content-Type, on ErrMisconfigured errors.
 	ContentType string
@@ -144,10 +145,10 @@ const (
 func responseError(op, uid, target string, status int, header http.Header, body []byte, now time.Time,
 	token string) *Error {
 	message, code, fromAPI := decodeErrorBody(header.Get("Content-Type"), body)
-	e := &Error{Kind: kindFor(op, status, fromAPI), Op: op, UID: uid, StatusCode: status,
+	e := &Error{Kind: kindFor(op, status, fromAPI), Op: op, UID: uid, StatusCode: status, URL: target,
 		Message: clean(redactText(message, token), maxMessageLen), Code: clean(redactText(code, token), maxCodeLen)}
 	if e.Kind == ErrMisconfigured {
-		e.URL, e.ContentType = target, clean(redactText(header.Get("Content-Type"), token), maxCodeLen)
+		e.ContentType = clean(redactText(header.Get("Content-Type"), token), maxCodeLen)
 		e.Message, e.Code = "", ""
 	}
 	switch status {
@@ -245,3 +246,11 @@ func (r *redactedError) Error() string { return r.msg }
 // Is keeps errors.Is(err, context.DeadlineExceeded) and the like working without
 // exposing the unredacted error through Unwrap.
 func (r *redactedError) Is(target error) bool { return errors.Is(r.err, target) }
+
+// NotSent reports whether err is a call the client refused without sending a
+// request, because the API asked it to wait (a Retry-After pause) or rejects the
+// partner token: such a call says nothing new about the account.
+func NotSent(err error) bool {
+	e, ok := errors.AsType[*Error](err)
+	return ok && (errors.Is(e.Err, errPaused) || errors.Is(e.Err, errNotSent))
+}

@@ -170,6 +170,25 @@ func notSent(op, uid string) *Error {
 	return &Error{Kind: ErrUnauthorized, Op: op, UID: uid, Err: errNotSent}
 }
 
+// blocked returns the error a call would fail with now without sending anything,
+// or nil when it would go out (the gate open, or a probe due).
+func (g *gate) blocked(op, uid string, token *tokenSource) *Error {
+	if d := g.pauseLeft(); d > 0 {
+		return paused(op, uid, d)
+	}
+	g.mu.Lock()
+	closed, probing, tried, next := g.closed, g.probing, g.triedToken, g.nextProbe
+	g.mu.Unlock()
+	if !closed {
+		return nil
+	}
+	current, err := token.Token()
+	if err == nil && !probing && (current != tried || !time.Now().Before(next)) {
+		return nil
+	}
+	return notSent(op, uid)
+}
+
 // pauseLeft returns how long the current pause lasts still; zero or less when
 // calls are not held back.
 func (g *gate) pauseLeft() time.Duration {
@@ -259,4 +278,17 @@ func (c *HTTPClient) OnReauthorized(f func()) {
 	defer c.gate.mu.Unlock()
 	// A new slice, so that leave can call the old one without the lock.
 	c.gate.onReopen = append(slices.Clip(c.gate.onReopen), f)
+}
+
+// Blocked returns the error a call about uid would fail with right now without
+// sending a request: the API asked to wait (ErrRateLimited, with the time left as
+// RetryAfter), or it rejects the token and no retry of it is due
+// (ErrUnauthorized). It returns nil when a call would go out. A caller that must
+// record something before a request (a claim before a create) asks first, so as
+// not to record an attempt that is never made.
+func (c *HTTPClient) Blocked(op, uid string) error {
+	if e := c.gate.blocked(op, uid, c.token); e != nil {
+		return e
+	}
+	return nil
 }

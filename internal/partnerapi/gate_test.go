@@ -645,3 +645,38 @@ func TestOutageStaysUnderRateLimit(t *testing.T) {
 	}
 	t.Logf("%d requests, %d of them 429, in %v", len(hits), pauses, elapsed)
 }
+
+// TestBlockedSaysWhatACallWouldMeet checks that Blocked tells, without sending
+// anything, that a call would be refused during a pause or while the token is
+// rejected, and lets it go when a probe of the token is due.
+func TestBlockedSaysWhatACallWouldMeet(t *testing.T) {
+	var status atomic.Int32
+	status.Store(http.StatusTooManyRequests)
+	srv := newTimedServer(t, func(hit) (int, string) { return int(status.Load()), "1" })
+	c := newTestClient(t, srv.apiURL(), func(cfg *Config) { cfg.UnauthorizedRetryPeriod = time.Second })
+	ctx := testCtx(t)
+	if err := c.Blocked(OpCreate, "acct-1"); err != nil {
+		t.Fatalf("a new client: Blocked = %v", err)
+	}
+
+	_ = get(ctx, c, "acct-1") // 429, Retry-After: 1
+	err := c.Blocked(OpCreate, "acct-2")
+	if d, ok := RetryAfter(err); !errors.Is(err, ErrRateLimited) || !ok || d <= 0 || !NotSent(err) {
+		t.Errorf("during a pause: Blocked = %v (%s), want ErrRateLimited not sent, with the time left", err, kindOf(err))
+	}
+	rememberErr(err)
+	time.Sleep(1100 * time.Millisecond)
+
+	status.Store(http.StatusUnauthorized)
+	_ = get(ctx, c, "acct-1") // 401 closes the gate
+	if err := c.Blocked(OpCreate, "acct-2"); !errors.Is(err, ErrUnauthorized) || !NotSent(err) {
+		t.Errorf("with the token rejected: Blocked = %v (%s), want ErrUnauthorized not sent", err, kindOf(err))
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if err := c.Blocked(OpCreate, "acct-2"); err != nil {
+		t.Errorf("with a probe due: Blocked = %v, want nil", err)
+	}
+	if n := srv.count(); n != 2 {
+		t.Errorf("the server saw %d requests, want 2: Blocked sends nothing", n)
+	}
+}

@@ -15,14 +15,19 @@ local function findCondition(conditions, condType)
   return nil
 end
 
--- Ready=False for these reasons does not mend itself: a person has to act.
+-- Ready=False for these reasons does not mend itself: a person has to act. The
+-- reasons and their health are those of the operator's reason table
+-- (api/v1alpha1/reasons.go); a test holds this list to it.
 local needsAction = {
   Unauthorized = true,
   RemoteDeleted = true,
   AccountSuspended = true,
   Deprovisioned = true,
   APIEndpointMisconfigured = true,
+  EndpointUnproven = true,
   SecretConflict = true,
+  TokenSecretFailed = true,
+  EndsAtNotApplied = true,
 }
 
 local metadata = obj.metadata or {}

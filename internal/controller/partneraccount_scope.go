@@ -1,0 +1,287 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
+	"github.com/partnerbilling/partner-account-operator/internal/partnerapi"
+)
+
+// ownership is what a reconcile did to the resource's ownership of its account.
+type ownership int
+
+const (
+	// ownUnchanged: it owns what it owned before, or nothing as before.
+	ownUnchanged ownership = iota
+	// ownTaken: the account became this resource's: created, recovered or adopted.
+	ownTaken
+	// ownDropped: the account is not, or no longer, this resource's.
+	ownDropped
+)
+
+// activation is an account's activation token and the link that redeems it.
+type activation struct {
+	token, link string
+}
+
+// tokenPlacement is where the activation token goes once the reconcile is done:
+// into status (inStatus, possibly empty), and the Secret that holds it instead
+// (secretName, "" when none).
+type tokenPlacement struct {
+	decided    bool
+	inStatus   activation
+	secretName string
+}
+
+// scope is one reconcile of a PartnerAccount: what it started from, what its steps
+// learnt, and the outcome they came to. The steps fill it in; finish turns it into
+// the status, the events and the requeue, once.
+type scope struct {
+	pa      *billingv1alpha1.PartnerAccount
+	patcher *statusPatcher
+	// previous is the status as the reconcile found it.
+	previous *billingv1alpha1.PartnerAccountStatus
+	// request is a reconcile asked for with the annotation and not handled yet.
+	request string
+
+	// account is the remote account as the API answered in this reconcile, and
+	// endpoint the base URL that answered; nil when none was read.
+	account  *partnerapi.Account
+	endpoint string
+	// ownership is what became of the resource's ownership.
+	ownership ownership
+	// gone is set when the account is proven gone.
+	gone bool
+	// claim is the create claim after this reconcile, when claimChanged.
+	claim        *billingv1alpha1.CreateClaim
+	claimChanged bool
+	// token is the owned account's activation token, when known.
+	token activation
+	// placement is where the token step put the token.
+	placement tokenPlacement
+
+	// outcome is what the reconcile concluded; empty when it concluded nothing
+	// (nothing to do, or it failed before learning anything).
+	outcome outcome
+}
+
+// newScope starts the scope of a reconcile of pa; wrote is told of each status
+// write.
+func newScope(c client.Client, pa *billingv1alpha1.PartnerAccount, wrote func(types.NamespacedName, string)) *scope {
+	p := newStatusPatcher(c, pa)
+	p.wrote = wrote
+	return &scope{pa: pa, patcher: p, previous: pa.Status.DeepCopy(), request: reconcileRequest(pa)}
+}
+
+// conclude sets the reconcile's outcome.
+func (s *scope) conclude(o outcome) { s.outcome = o }
+
+// observe records acct as the API's answer from endpoint.
+func (s *scope) observe(acct *partnerapi.Account, endpoint string) {
+	s.account, s.endpoint = acct, endpoint
+	s.token = activation{token: acct.ActivationToken,
+		link: redemptionURL(s.pa.Spec.Domain, acct.Type, acct.ActivationToken)}
+}
+
+// take makes acct, just observed, this resource's own; the claim is done with.
+func (s *scope) take() {
+	s.ownership = ownTaken
+	s.setClaim(nil)
+}
+
+// disown records that the account found is not this resource's: nothing of it is
+// kept, its token least of all.
+func (s *scope) disown() {
+	s.ownership = ownDropped
+	s.account, s.token = nil, activation{}
+	s.setClaim(nil)
+}
+
+// setClaim records the claim after this reconcile.
+func (s *scope) setClaim(c *billingv1alpha1.CreateClaim) {
+	s.claim, s.claimChanged = c, true
+}
+
+// owned reports whether the resource owns its account once this reconcile is done.
+func (s *scope) owned() bool {
+	switch s.ownership {
+	case ownTaken:
+		return true
+	case ownDropped:
+		return false
+	}
+	return owns(s.pa)
+}
+
+// applyFacts writes what the steps learnt into status.
+func applyFacts(status *billingv1alpha1.PartnerAccountStatus, s *scope) {
+	switch s.ownership {
+	case ownTaken:
+		status.AccountUID = s.pa.Spec.AccountUID
+	case ownDropped:
+		status.AccountUID = ""
+		status.CreatedAt = nil
+		status.Endpoint = ""
+		clearAccountFields(status)
+	}
+	if s.claimChanged {
+		status.CreateClaim = s.claim
+		status.CreateAttemptedAt = nil
+	}
+	if s.gone {
+		clearAccountFields(status)
+	}
+	if s.account != nil && s.owned() {
+		setAccountFields(status, s.account)
+		status.Endpoint = s.endpoint
+	}
+	if p := s.placement; p.decided {
+		status.ActivationToken, status.RedemptionURL = p.inStatus.token, p.inStatus.link
+		status.ActivationTokenSecretName = p.secretName
+	}
+}
+
+// finish ends a reconcile: it writes what the steps learnt and the conditions of
+// their outcome into the status with one patch, records the events, and says when
+// to look again, all as the reason table (billingv1alpha1.Reasons) says. err is
+// what the steps failed with, if anything; a reconcile that concluded nothing
+// writes nothing.
+func (r *PartnerAccountReconciler) finish(ctx context.Context, s *scope, err error) (ctrl.Result, error) {
+	if s.outcome.reason == "" {
+		return ctrl.Result{}, err
+	}
+	pa := s.pa
+	applyFacts(&pa.Status, s)
+	shown := shownOutcome(s.previous, pa.Generation, s.outcome)
+	setConditions(&pa.Status, pa.Generation, shown)
+	if s.request != "" && s.outcome.reason != billingv1alpha1.ReasonReconcileSuspended {
+		pa.Status.LastHandledReconcileAt = s.request
+	}
+	r.recordFailure(pa, s.previous, shown)
+	if perr := s.patcher.patch(ctx, pa); perr != nil {
+		return ctrl.Result{}, errors.Join(err, perr)
+	}
+	r.observeFirstReady(pa, s.previous)
+	result, rerr := r.requeue(s.outcome)
+	return result, errors.Join(err, rerr)
+}
+
+// requeue says when to look at the resource again after outcome o, as its reason's
+// Retry says.
+func (r *PartnerAccountReconciler) requeue(o outcome) (ctrl.Result, error) {
+	switch billingv1alpha1.Reasons[o.reason].Retry {
+	case billingv1alpha1.RetryBackoff:
+		// Returned errors go through the work queue's per-object jittered backoff.
+		if o.err == nil {
+			return ctrl.Result{}, errors.New(o.message)
+		}
+		return ctrl.Result{}, o.err
+	case billingv1alpha1.RetryAfterPause:
+		d, ok := partnerapi.RetryAfter(o.err)
+		if !ok {
+			d = time.Second
+		}
+		return ctrl.Result{RequeueAfter: d + time.Duration(rand.Int64N(int64(d/4+100*time.Millisecond)))}, nil
+	case billingv1alpha1.RetrySlowly:
+		return ctrl.Result{RequeueAfter: jitter(r.Options.UnauthorizedRetryPeriod, 0.2)}, nil
+	case billingv1alpha1.RetryReadBack:
+		// A background read-back: within the read-back budget, after user work.
+		return ctrl.Result{RequeueAfter: r.readBacks.after(r.Options.Now()), Priority: new(readBackPriority)}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// outageReasons are the reasons of a failing or throttling API. Within one outage
+// the status keeps the first of them, so that an outage writes one status change
+// per account however its answers mix.
+var outageReasons = map[string]bool{
+	billingv1alpha1.ReasonAPIUnavailable: true,
+	billingv1alpha1.ReasonRateLimited:    true,
+}
+
+// shownOutcome is the outcome to write in the conditions of a resource at
+// generation: o, except that, while the Ready condition there describes the same
+// generation,
+//   - within an API outage (o and the previous Ready reason both outage reasons)
+//     the condition stays as it is;
+//   - a call the client refused without sending, during a Retry-After pause,
+//     changes no condition that is there: it says nothing about the account.
+//
+// A new generation (a spec change, or the deletion) is always shown. The retry
+// still follows o.
+func shownOutcome(previous *billingv1alpha1.PartnerAccountStatus, generation int64, o outcome) outcome {
+	ready := meta.FindStatusCondition(previous.Conditions, billingv1alpha1.ConditionReady)
+	switch {
+	case ready == nil, ready.ObservedGeneration != generation:
+		return o
+	case outageReasons[ready.Reason] && outageReasons[o.reason],
+		o.reason == billingv1alpha1.ReasonRateLimited && partnerapi.NotSent(o.err) &&
+			ready.Reason != billingv1alpha1.ReasonProgressing:
+		return outcome{reason: ready.Reason, message: ready.Message, err: o.err}
+	}
+	return o
+}
+
+// recordFailure records a Warning event when the Ready condition changes to a
+// failure, or to another message of one: once per distinct failure rather than once
+// per retry.
+func (r *PartnerAccountReconciler) recordFailure(pa *billingv1alpha1.PartnerAccount,
+	previous *billingv1alpha1.PartnerAccountStatus, o outcome) {
+	if !billingv1alpha1.Reasons[o.reason].Warning {
+		return
+	}
+	if ready := meta.FindStatusCondition(previous.Conditions, billingv1alpha1.ConditionReady); ready != nil &&
+		ready.Reason == o.reason && ready.Message == o.message {
+		return
+	}
+	r.Recorder.Eventf(pa, nil, corev1.EventTypeWarning, o.reason, "Reconcile", "%s", o.message)
+}
+
+// observeFirstReady records the time from creation to Ready when this reconcile
+// made the account the resource's own and Ready.
+func (r *PartnerAccountReconciler) observeFirstReady(pa *billingv1alpha1.PartnerAccount,
+	previous *billingv1alpha1.PartnerAccountStatus) {
+	if previous.AccountUID == "" && owns(pa) &&
+		meta.IsStatusConditionTrue(pa.Status.Conditions, billingv1alpha1.ConditionReady) {
+		timeToFirstReady.Observe(r.Options.Now().Sub(pa.CreationTimestamp.Time).Seconds())
+	}
+}
+
+// statusPatcher writes the status subresource only when it changed since the last
+// write, as a merge patch of the status alone.
+type statusPatcher struct {
+	client.Client
+	last billingv1alpha1.PartnerAccountStatus
+	// wrote, when set, is told of each write and the resourceVersion it gave.
+	wrote func(types.NamespacedName, string)
+}
+
+func newStatusPatcher(c client.Client, pa *billingv1alpha1.PartnerAccount) *statusPatcher {
+	return &statusPatcher{Client: c, last: *pa.Status.DeepCopy()}
+}
+
+func (p *statusPatcher) patch(ctx context.Context, pa *billingv1alpha1.PartnerAccount) error {
+	if equality.Semantic.DeepEqual(p.last, pa.Status) {
+		return nil
+	}
+	base := pa.DeepCopy()
+	base.Status = p.last
+	if err := p.Status().Patch(ctx, pa, client.MergeFrom(base)); err != nil {
+		return err
+	}
+	p.last = *pa.Status.DeepCopy()
+	if p.wrote != nil {
+		p.wrote(client.ObjectKeyFromObject(pa), pa.ResourceVersion)
+	}
+	return nil
+}
