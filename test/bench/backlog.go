@@ -93,7 +93,8 @@ func (r *run) waitWorkers(ctx context.Context, before int) error {
 }
 
 // workersStarted counts controller-runtime's "Starting workers" lines for the
-// operator's controller in its log, which every process appends to.
+// operator's controller in its log, which every process appends to, in the JSON
+// the chart's arguments ask for or in the console format.
 func workersStarted(logPath string) (int, error) {
 	data, err := os.ReadFile(logPath)
 	if err != nil {
@@ -101,7 +102,8 @@ func workersStarted(logPath string) (int, error) {
 	}
 	n := 0
 	for line := range strings.Lines(string(data)) {
-		if strings.Contains(line, "Starting workers") && strings.Contains(line, `"controller": "`+controllerName+`"`) {
+		if strings.Contains(line, "Starting workers") && (strings.Contains(line, `"controller":"`+controllerName+`"`) ||
+			strings.Contains(line, `"controller": "`+controllerName+`"`)) {
 			n++
 		}
 	}
