@@ -68,6 +68,13 @@ func (a SimulatorAdmin) SeedRemoteAccount(ctx context.Context, uid, accountType,
 	return err
 }
 
+// DeleteRemoteAccount deletes the account uid behind the operator's back, as
+// 1Password or the partner's billing system could.
+func (a SimulatorAdmin) DeleteRemoteAccount(ctx context.Context, uid string) error {
+	_, err := a.simCall(ctx, http.MethodDelete, "/sim/accounts/"+url.PathEscape(uid), nil)
+	return err
+}
+
 // SetSimulatorFaults replaces the simulator's faults; the zero Faults clears them.
 func (a SimulatorAdmin) SetSimulatorFaults(ctx context.Context, f simulator.Faults) error {
 	body, err := json.Marshal(f)
