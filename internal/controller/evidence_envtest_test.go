@@ -387,4 +387,3 @@ func countOf(list []string, v string) int {
 	}
 	return n
 }
-

@@ -362,23 +362,23 @@ func (r *PartnerAccountReconciler) reconcileDelete(ctx context.Context, s *scope
 func (r *PartnerAccountReconciler) releaseRemote(ctx context.Context, s *scope) (bool, error) {
 	pa := s.pa
 	uid := pa.Spec.AccountUID
-	if pa.Spec.Suspend {
+	switch {
+	case pa.Spec.Suspend:
 		r.orphaned(pa, fmt.Sprintf("spec.suspend is true: remote account %q was left as it is", uid))
+		return true, nil
+	case pa.Spec.DeletionPolicy == billingv1alpha1.DeletionPolicyOrphan:
+		r.orphaned(pa, fmt.Sprintf("spec.deletionPolicy is Orphan: remote account %q was left as it is", uid))
 		return true, nil
 	}
 	uninstalling, err := r.uninstalling(ctx)
 	if err != nil {
 		return false, err
 	}
-	switch {
-	case uninstalling:
+	if uninstalling {
 		r.Recorder.Eventf(pa, nil, corev1.EventTypeWarning, billingv1alpha1.EventOrphanedByUninstall, "Delete",
 			"The PartnerAccount CustomResourceDefinition is being deleted, so remote account %q was left as it is "+
 				"whatever spec.deletionPolicy says: uninstalling never deactivates accounts. To deactivate accounts, "+
 				"delete their PartnerAccounts before the CRD", uid)
-		return true, nil
-	case pa.Spec.DeletionPolicy == billingv1alpha1.DeletionPolicyOrphan:
-		r.orphaned(pa, fmt.Sprintf("spec.deletionPolicy is Orphan: remote account %q was left as it is", uid))
 		return true, nil
 	}
 	mine, err := r.mayDelete(ctx, s)

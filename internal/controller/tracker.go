@@ -33,6 +33,9 @@ type accountTracker struct {
 	// written holds the resourceVersion of each PartnerAccount's last status write
 	// that the cache has not shown yet.
 	written map[types.NamespacedName]pendingWrite
+	// seen holds the resourceVersions the cache last showed of each PartnerAccount:
+	// the watch may show a write before the writer hears back from it.
+	seen map[types.NamespacedName][recentVersions]string
 	// registration tells whether the tracker has seen every account the cache
 	// listed at start.
 	registration toolscache.ResourceEventHandlerRegistration
@@ -43,7 +46,7 @@ var _ toolscache.ResourceEventHandler = (*accountTracker)(nil)
 func newAccountTracker(rb *readBacks) *accountTracker {
 	return &accountTracker{readBacks: rb, onGone: func(types.UID) {}, byUID: map[string][]types.NamespacedName{},
 		live: map[types.UID]struct{}{}, existing: map[string]struct{}{},
-		written: map[types.NamespacedName]pendingWrite{}}
+		written: map[types.NamespacedName]pendingWrite{}, seen: map[types.NamespacedName][recentVersions]string{}}
 }
 
 // synced reports whether the tracker has seen every account the cache listed at start.
@@ -94,10 +97,20 @@ type pendingWrite struct {
 	at              time.Time
 }
 
-// wrote records that the controller wrote key's status, giving resourceVersion.
+// recentVersions is how many of an object's latest resourceVersions the tracker
+// remembers.
+const recentVersions = 4
+
+// wrote records that the controller wrote key's status, giving resourceVersion,
+// unless the cache has shown that version already.
 func (t *accountTracker) wrote(key types.NamespacedName, resourceVersion string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	for _, rv := range t.seen[key] {
+		if rv == resourceVersion {
+			return
+		}
+	}
 	t.written[key] = pendingWrite{resourceVersion: resourceVersion, at: time.Now()}
 }
 
@@ -118,9 +131,14 @@ func (t *accountTracker) behind(key types.NamespacedName, cached string) bool {
 	return true
 }
 
-// seenLocked drops the pending write of pa that the cache now shows.
+// seenLocked records that the cache shows pa, and drops the pending write it
+// shows.
 func (t *accountTracker) seenLocked(pa *billingv1alpha1.PartnerAccount) {
 	key := types.NamespacedName{Namespace: pa.Namespace, Name: pa.Name}
+	recent := t.seen[key]
+	copy(recent[1:], recent[:recentVersions-1])
+	recent[0] = pa.ResourceVersion
+	t.seen[key] = recent
 	if w, ok := t.written[key]; ok && w.resourceVersion == pa.ResourceVersion {
 		delete(t.written, key)
 	}
@@ -190,7 +208,9 @@ func (t *accountTracker) noteLocked(old, pa *billingv1alpha1.PartnerAccount) {
 	}
 	if pa == nil {
 		delete(t.live, old.UID)
-		delete(t.written, types.NamespacedName{Namespace: old.Namespace, Name: old.Name})
+		key := types.NamespacedName{Namespace: old.Namespace, Name: old.Name}
+		delete(t.written, key)
+		delete(t.seen, key)
 		return
 	}
 	if existing(pa) {

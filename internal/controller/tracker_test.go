@@ -96,6 +96,13 @@ func TestTrackerWaitsForItsOwnWrites(t *testing.T) {
 	if tr.behind(key, "14") {
 		t.Error("a cached copy at the write is behind")
 	}
+	third := newer.DeepCopy()
+	third.ResourceVersion = "18"
+	tr.OnUpdate(newer, third)
+	tr.wrote(key, "18")
+	if tr.behind(key, "19") {
+		t.Error("a write the cache showed before the writer heard back is pending")
+	}
 	tr.wrote(key, "16")
 	tr.mu.Lock()
 	w := tr.written[key]

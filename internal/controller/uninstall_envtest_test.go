@@ -39,7 +39,7 @@ var _ = Describe("Uninstalling", Serial, func() {
 		crd.SetGroupVersionKind(crdGVK)
 		crd.SetName(crdName)
 		Expect(k8sClient.Delete(ctx, crd)).To(Succeed())
-		Eventually(crdGone).WithTimeout(30 * time.Second).WithPolling(poll).Should(BeTrue(),
+		Eventually(crdGone).WithTimeout(30*time.Second).WithPolling(poll).Should(BeTrue(),
 			"the CRD was not deleted: a PartnerAccount kept its finalizer")
 
 		for _, uid := range []string{"uninstall-1", "uninstall-2"} {
