@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -106,4 +107,145 @@ func TestReadmeAgreesWithTheReasonTable(t *testing.T) {
 			t.Errorf("README.md lists %s, which is not a reason", reason)
 		}
 	}
+}
+
+// reasonsOf returns the set of reasons Alert a counts, and of those with Ready
+// status ready when ready is not empty.
+func reasonsOf(a Alert) map[string]bool {
+	out := map[string]bool{}
+	for reason, info := range Reasons {
+		if info.Alert == a {
+			out[reason] = true
+		}
+	}
+	return out
+}
+
+// setOf splits a PromQL alternation ("A|B|C") or a list of quoted names.
+func setOf(alternation string) map[string]bool {
+	out := map[string]bool{}
+	for _, r := range strings.Split(alternation, "|") {
+		out[strings.TrimSpace(r)] = true
+	}
+	return out
+}
+
+// union is the union of sets.
+func union(sets ...map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	for _, s := range sets {
+		for k := range s {
+			out[k] = true
+		}
+	}
+	return out
+}
+
+// alertMatchers returns, for each alert of the PrometheusRule, the reason matchers
+// of its expression: operator (=~, !~ or =) to the set of reasons.
+func alertMatchers(t *testing.T) map[string]map[string]map[string]bool {
+	t.Helper()
+	rules := repoFile(t, "config/prometheus/prometheus_rule.yaml")
+	alertRE := regexp.MustCompile(`(?m)^\s*- alert: (\w+)\n([\s\S]*?)\n\s+for:`)
+	matcherRE := regexp.MustCompile(`reason(=~|!~|=)"([^"]*)"`)
+	out := map[string]map[string]map[string]bool{}
+	for _, m := range alertRE.FindAllStringSubmatch(rules, -1) {
+		out[m[1]] = map[string]map[string]bool{}
+		for _, mm := range matcherRE.FindAllStringSubmatch(m[2], -1) {
+			out[m[1]][mm[1]] = setOf(mm[2])
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no alert found in config/prometheus/prometheus_rule.yaml")
+	}
+	return out
+}
+
+// TestAlertsAgreeWithTheReasonTable checks that each alert counts exactly the
+// reasons the table gives it: PartnerAccountsStalled the Stalled ones,
+// PartnerAPITokenRejected Unauthorized, and PartnerAccountsFailing every other
+// Ready=False reason.
+func TestAlertsAgreeWithTheReasonTable(t *testing.T) {
+	alerts := alertMatchers(t)
+	stalled, token := reasonsOf(AlertStalled), reasonsOf(AlertTokenRejected)
+	if got := alerts[string(AlertStalled)]["=~"]; !equalSets(got, stalled) {
+		t.Errorf("%s counts %v, the table %v", AlertStalled, keys(got), keys(stalled))
+	}
+	if got := alerts[string(AlertTokenRejected)]["="]; !equalSets(got, token) {
+		t.Errorf("%s counts %v, the table %v", AlertTokenRejected, keys(got), keys(token))
+	}
+	// PartnerAccountsFailing counts Ready=False but for what it leaves out.
+	if got, want := alerts[string(AlertFailing)]["!~"], union(stalled, token); !equalSets(got, want) {
+		t.Errorf("%s leaves out %v, the table gives %v to other alerts", AlertFailing, keys(got), keys(want))
+	}
+	for reason, info := range Reasons {
+		failing := info.Ready == metav1.ConditionFalse && !stalled[reason] && !token[reason]
+		if failing != (info.Alert == AlertFailing) {
+			t.Errorf("%s: counted by %s is %v, the table says %s", reason, AlertFailing, failing, info.Alert)
+		}
+	}
+}
+
+// TestDashboardAndDocsAgreeWithTheReasonTable checks the dashboard's Stalled panel
+// and docs/metrics.md's lists of reasons.
+func TestDashboardAndDocsAgreeWithTheReasonTable(t *testing.T) {
+	stalled := reasonsOf(AlertStalled)
+	dashboard := repoFile(t, "config/grafana/partner-account-operator.json")
+	panel := regexp.MustCompile(`"title": "Stalled"[\s\S]*?reason=~\\"([^"\\]*)\\"`).FindStringSubmatch(dashboard)
+	if panel == nil || !equalSets(setOf(panel[1]), stalled) {
+		t.Errorf("the dashboard's Stalled panel counts %v, the table %v", panel, keys(stalled))
+	}
+
+	docs := repoFile(t, "docs/metrics.md")
+	quoted := regexp.MustCompile("`([A-Za-z]+)`")
+	listIn := func(text string) map[string]bool {
+		out := map[string]bool{}
+		for _, m := range quoted.FindAllStringSubmatch(text, -1) {
+			out[m[1]] = true
+		}
+		return out
+	}
+	row := regexp.MustCompile("(?m)^\\| `partneraccount_resources` .*Reasons: (.*)\\|$").FindStringSubmatch(docs)
+	if row == nil {
+		t.Fatal("docs/metrics.md has no row for partneraccount_resources listing its reasons")
+	}
+	listed, stalledListed := row[1], ""
+	if i := strings.Index(listed, "the Stalled ones"); i >= 0 {
+		listed, stalledListed = listed[:i], listed[i:strings.Index(listed, ". What")]
+	}
+	all := map[string]bool{}
+	for reason := range Reasons {
+		all[reason] = true
+	}
+	if got := union(listIn(listed), listIn(stalledListed)); !equalSets(got, all) {
+		t.Errorf("docs/metrics.md lists the reasons %v, the table has %v", keys(got), keys(all))
+	}
+	if got := listIn(stalledListed); !equalSets(got, stalled) {
+		t.Errorf("docs/metrics.md calls %v Stalled, the table %v", keys(got), keys(stalled))
+	}
+	alertRow := regexp.MustCompile("(?m)^\\| `PartnerAccountsStalled` .*\\((.*?)\\)").FindStringSubmatch(docs)
+	if alertRow == nil || !equalSets(listIn(alertRow[1]), stalled) {
+		t.Errorf("docs/metrics.md's PartnerAccountsStalled row lists %v, the table %v", alertRow, keys(stalled))
+	}
+}
+
+func equalSets(a, b map[string]bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if !b[k] {
+			return false
+		}
+	}
+	return true
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }
