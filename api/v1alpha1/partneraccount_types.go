@@ -121,8 +121,10 @@ type SecretReference struct {
 
 // PartnerAccountStatus is what the controller last learnt about the remote account.
 type PartnerAccountStatus struct {
-	// observedGeneration is the metadata.generation the status describes.
+	// observedGeneration is the metadata.generation the status describes; -1
+	// before the controller has written any status.
 	// +optional
+	// +kubebuilder:default=-1
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// conditions are Ready, Reconciling and Stalled, following the kstatus conventions.
@@ -236,15 +238,17 @@ type CreateClaim struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=pa
-// +kubebuilder:printcolumn:name="UID",type=string,JSONPath=`.spec.accountUID`
+// +kubebuilder:printcolumn:name="Account-UID",type=string,JSONPath=`.spec.accountUID`
 // +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.accountType`
 // +kubebuilder:printcolumn:name="Domain",type=string,JSONPath=`.spec.domain`
-// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.accountStatus`
-// +kubebuilder:printcolumn:name="Ends At",type=string,JSONPath=`.status.endsAt`
+// +kubebuilder:printcolumn:name="Remote-Status",type=string,JSONPath=`.status.accountStatus`
+// +kubebuilder:printcolumn:name="Ends",type=string,JSONPath=`.status.endsAt`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
-// +kubebuilder:printcolumn:name="Reason",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
-// +kubebuilder:printcolumn:name="Message",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Message",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
+// +kubebuilder:printcolumn:name="Suspend",type=boolean,priority=1,JSONPath=`.spec.suspend`
+// +kubebuilder:printcolumn:name="Deletion-Policy",type=string,priority=1,JSONPath=`.spec.deletionPolicy`
 
 // PartnerAccount declares one customer's 1Password partner billing account. The
 // controller creates it through the 1Password Partnership API, keeps its end date in
@@ -260,8 +264,12 @@ type PartnerAccount struct {
 	// +required
 	Spec PartnerAccountSpec `json:"spec"`
 
-	// status is what the controller last learnt about the remote account.
+	// status is what the controller last learnt about the remote account. Until the
+	// controller writes it, it reads as observedGeneration -1, so that kstatus and
+	// the tools that use it (Flux, kpt, cli-utils) see a resource not yet observed,
+	// not one that is done.
 	// +optional
+	// +kubebuilder:default={}
 	Status PartnerAccountStatus `json:"status,omitzero"`
 }
 

@@ -47,6 +47,12 @@ var loopbackURLRE = regexp.MustCompile(`http://127\.0\.0\.1:\d+`)
 // capturedAPIURL replaces the simulator's address in the testdata.
 const capturedAPIURL = "http://127.0.0.1:8089"
 
+// tokenFileRE matches the harness's token file, in a temporary directory, as a
+// message names it; capturedTokenFile replaces it in the testdata.
+var tokenFileRE = regexp.MustCompile(`from /\S+/token `)
+
+const capturedTokenFile = "/var/run/secrets/partnerbilling.io/token"
+
 var timestampRE = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`)
 
 var _ = Describe("GitOps health", func() {
@@ -72,9 +78,10 @@ var _ = Describe("GitOps health", func() {
 		u.SetGroupVersionKind(billingv1alpha1.GroupVersion.WithKind("PartnerAccount"))
 		Expect(k8sClient.Create(ctx, u)).To(Succeed())
 		// The create's answer is the object before the controller has written anything.
-		// kstatus calls an object with no status and no conditions Current: a gap only
-		// the controller's first status write (Ready=Unknown, Reconciling) closes.
-		rec.capture("new", u, status.CurrentStatus, argocdhealth.StatusProgressing)
+		// kstatus would call an object with no status and no conditions Current; the
+		// CRD defaults status.observedGeneration to -1, so it reads InProgress.
+		rec.capture("new", u, status.InProgressStatus, argocdhealth.StatusProgressing)
+		Expect(u.Object).To(HaveKeyWithValue("status", HaveKeyWithValue("observedGeneration", BeNumerically("==", -1))))
 		rec.capture("progressing", waitReadyAs(key, "Unknown/Progressing"),
 			status.InProgressStatus, argocdhealth.StatusProgressing)
 		Expect(h.sim.SetFaults(simulator.Faults{})).To(Succeed())
@@ -331,6 +338,7 @@ func normaliseCapture(obj map[string]any, now time.Time) map[string]any {
 			s = strings.ReplaceAll(s, token, capturedToken)
 		}
 		s = loopbackURLRE.ReplaceAllString(s, capturedAPIURL)
+		s = tokenFileRE.ReplaceAllString(s, "from "+capturedTokenFile+" ")
 		return timestampRE.ReplaceAllStringFunc(s, func(ts string) string {
 			t, err := time.Parse(time.RFC3339Nano, ts)
 			if err != nil || t.After(now) {

@@ -147,7 +147,8 @@ func progressingOutcome() outcome {
 // suspendedOutcome is the outcome while spec.suspend is true.
 func suspendedOutcome() outcome {
 	return outcome{reason: billingv1alpha1.ReasonReconcileSuspended,
-		message: "spec.suspend is true: the controller makes no calls to the Partnership API for this resource"}
+		message: "spec.suspend is true: the controller makes no calls to the Partnership API for this resource. " +
+			"Set it to false to resume; deleting the resource while suspended leaves the remote account as it is"}
 }
 
 // duplicateOutcome is the outcome of a PartnerAccount whose accountUID an older one,
@@ -273,8 +274,7 @@ func errorOutcome(op string, err error) outcome {
 	switch {
 	case errors.Is(err, partnerapi.ErrUnauthorized):
 		o.reason = billingv1alpha1.ReasonUnauthorized
-		o.message = fmt.Sprintf("The Partnership API rejected the partner token while trying to %s; "+
-			"fix the token file (the Secret the operator mounts), the controller retries on its own", op)
+		o.message = unauthorizedMessage(op, err)
 	case errors.Is(err, partnerapi.ErrRateLimited):
 		o.reason = billingv1alpha1.ReasonRateLimited
 		o.message = fmt.Sprintf("The Partnership API is rate limiting the partner while trying to %s; "+
@@ -290,10 +290,54 @@ func errorOutcome(op string, err error) outcome {
 			op, strings.TrimSuffix(partnerapi.ServerMessage(err), "."))
 	default:
 		o.reason = billingv1alpha1.ReasonAPIUnavailable
-		o.message = fmt.Sprintf("The Partnership API failed while trying to %s; retrying with backoff: %s",
-			op, stableMessage(err))
+		o.message = unavailableMessage(op, err)
 	}
 	return o
+}
+
+// unavailableMessage says why a call failed without the API's verdict: a 5xx, or
+// no answer at all, and then why none came and what to check.
+func unavailableMessage(op string, err error) string {
+	if e, ok := errors.AsType[*partnerapi.Error](err); ok && e.StatusCode == 0 && e.Cause != "" {
+		return fmt.Sprintf("No answer came from the Partnership API while trying to %s (%s: %s): %s. "+
+			"Retrying with backoff", op, e.Cause, e.Detail, partnerapi.Hint(e.Cause))
+	}
+	return fmt.Sprintf("The Partnership API failed while trying to %s; retrying with backoff: %s", op, stableMessage(err))
+}
+
+// tokenSecretHint says where the token file comes from, for the messages of a
+// rejected or missing token.
+const tokenSecretHint = "the Secret mounted there (partner-api-token, key token, unless the chart's " +
+	"partnerAPI.tokenSecret names another); it is read again when it changes, without a restart"
+
+// unauthorizedMessage tells a token file that cannot be read from a token the API
+// refused with 401 or with 403, and names the file and the Secret.
+func unauthorizedMessage(op string, err error) string {
+	e, _ := errors.AsType[*partnerapi.Error](err)
+	if e == nil {
+		return fmt.Sprintf("The partner token was refused while trying to %s; fix %s", op, tokenSecretHint)
+	}
+	status, notSent, file := e.StatusCode, "", ""
+	if e.TokenFile != "" {
+		file = " from " + e.TokenFile
+	}
+	if status == 0 && e.Rejected != 0 {
+		status = e.Rejected
+		notSent = " (this call was not sent: the API rejected the token before, so it is tried again every 2 minutes, " +
+			"or at once when the file changes)"
+	}
+	switch {
+	case e.Cause == partnerapi.CauseTokenFile:
+		return fmt.Sprintf("The partner token file could not be read while trying to %s, so nothing was sent: %v. "+
+			"Create or fix %s", op, e.Err, tokenSecretHint)
+	case status == http.StatusForbidden:
+		return fmt.Sprintf("The Partnership API refused the partner token%s with 403 Forbidden while trying to %s%s: "+
+			"1Password's servers answer 403 for a token that is wrong, revoked, or issued for the other server (test and "+
+			"production tokens differ). Put the right token in %s", file, op, notSent, tokenSecretHint)
+	}
+	return fmt.Sprintf("The Partnership API rejected the partner token%s with 401 Unauthorized while trying to %s%s: "+
+		"it does not accept this token (test and production tokens differ). Put the token 1Password issued for this "+
+		"server in %s", file, op, notSent, tokenSecretHint)
 }
 
 // readErrorOutcome is the outcome of a failed read. A read has no spec to fix, so a

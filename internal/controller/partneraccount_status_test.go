@@ -249,3 +249,72 @@ func TestSetAccountFields(t *testing.T) {
 		t.Errorf("after clearAccountFields: %+v (createdAt must stay)", status)
 	}
 }
+
+// TestMessagesSayWhatToDo checks the message of each kind of failure that needs a
+// person: why no answer came, and which token problem it is, with the file and the
+// Secret named.
+func TestMessagesSayWhatToDo(t *testing.T) {
+	const file = "/var/run/secrets/partnerbilling.io/token"
+	tests := []struct {
+		name   string
+		err    error
+		reason string
+		want   []string
+		not    []string
+	}{
+		{"dns", &partnerapi.Error{Kind: partnerapi.ErrTransient, Op: "get", UID: "c", Cause: partnerapi.CauseDNS,
+			Detail: "cannot resolve billing.example: no such host"}, billingv1alpha1.ReasonAPIUnavailable,
+			[]string{"(dns: cannot resolve billing.example: no such host)", "cluster DNS"}, nil},
+		{"tls", &partnerapi.Error{Kind: partnerapi.ErrTransient, Op: "get", UID: "c", Cause: partnerapi.CauseTLS,
+			Detail: "x509: certificate signed by unknown authority"}, billingv1alpha1.ReasonAPIUnavailable,
+			[]string{"(tls: x509: certificate signed by unknown authority)", "--partner-api-ca-file", "partnerAPI.caBundle"}, nil},
+		{"timeout", &partnerapi.Error{Kind: partnerapi.ErrTransient, Op: "get", UID: "c", Cause: partnerapi.CauseTimeout,
+			Detail: "no answer within the request timeout"}, billingv1alpha1.ReasonAPIUnavailable,
+			[]string{"(timeout:", "NetworkPolicy", "--partner-api-timeout"}, nil},
+		{"a 503 keeps the server's words", &partnerapi.Error{Kind: partnerapi.ErrTransient, Op: "get", UID: "c",
+			StatusCode: 503, Message: "Down for maintenance."}, billingv1alpha1.ReasonAPIUnavailable,
+			[]string{"503 Service Unavailable: Down for maintenance."}, []string{"No answer"}},
+		{"a missing token file", &partnerapi.Error{Kind: partnerapi.ErrUnauthorized, Op: "get", UID: "c",
+			Cause: partnerapi.CauseTokenFile, TokenFile: file, Err: errors.New("bearer token: stat " + file + ": no such file or directory")},
+			billingv1alpha1.ReasonUnauthorized,
+			[]string{"could not be read", "nothing was sent", file, "partner-api-token", "key token"}, []string{"401", "403"}},
+		{"401", &partnerapi.Error{Kind: partnerapi.ErrUnauthorized, Op: "get", UID: "c", StatusCode: 401, TokenFile: file},
+			billingv1alpha1.ReasonUnauthorized, []string{"401 Unauthorized", file, "partner-api-token"}, []string{"403"}},
+		{"403", &partnerapi.Error{Kind: partnerapi.ErrUnauthorized, Op: "get", UID: "c", StatusCode: 403, TokenFile: file},
+			billingv1alpha1.ReasonUnauthorized, []string{"403 Forbidden", "revoked", file, "partner-api-token"}, []string{"401"}},
+		{"not sent after a 403", &partnerapi.Error{Kind: partnerapi.ErrUnauthorized, Op: "get", UID: "c", Rejected: 403, TokenFile: file},
+			billingv1alpha1.ReasonUnauthorized, []string{"403 Forbidden", "not sent", "every 2 minutes"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := errorOutcome("read the account", tt.err)
+			if o.reason != tt.reason {
+				t.Errorf("reason %s, want %s", o.reason, tt.reason)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(o.message, w) {
+					t.Errorf("message %q lacks %q", o.message, w)
+				}
+			}
+			for _, n := range tt.not {
+				if strings.Contains(o.message, n) {
+					t.Errorf("message %q has %q", o.message, n)
+				}
+			}
+		})
+	}
+
+	suspended := suspendedOutcome().message
+	for _, w := range []string{"Set it to false to resume", "deleting the resource while suspended leaves the remote account"} {
+		if !strings.Contains(suspended, w) {
+			t.Errorf("the suspended message %q lacks %q", suspended, w)
+		}
+	}
+	domain := refusedCreateOutcome("b5test.com", &partnerapi.Error{Kind: partnerapi.ErrInvalidRequest, Op: "create", UID: "c",
+		StatusCode: 404, Message: "Domain not found."})
+	for _, w := range []string{"Domain not found", "b5test.com", "test domain", "production URL"} {
+		if !strings.Contains(domain.message, w) {
+			t.Errorf("the domain-not-found message %q lacks %q", domain.message, w)
+		}
+	}
+}

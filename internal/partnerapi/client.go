@@ -355,10 +355,15 @@ func (c *HTTPClient) do(ctx context.Context, op, method, uid, target string, bod
 	var sent string // the token, once the request went out
 	defer func() { c.gate.leave(tk, sent, err) }()
 
+	defer func() {
+		if e, ok := err.(*Error); ok && e.Kind == ErrUnauthorized {
+			e.TokenFile = c.token.path
+		}
+	}()
 	// Read after the wait, so a token rotated meanwhile is the one sent.
 	token, err := c.token.Token()
 	if err != nil {
-		return &Error{Kind: ErrUnauthorized, Op: op, UID: uid, Err: fmt.Errorf("bearer token: %w", err)}
+		return tokenFileError(op, uid, err)
 	}
 	defer func() {
 		if e, ok := err.(*Error); ok {
@@ -388,7 +393,8 @@ func (c *HTTPClient) do(ctx context.Context, op, method, uid, target string, bod
 	resp, err := c.http.Do(req)
 	if err != nil {
 		observe(op, "error", start)
-		return &Error{Kind: ErrTransient, Op: op, UID: uid, Err: err}
+		cause, detail := transportFailure(err)
+		return &Error{Kind: ErrTransient, Op: op, UID: uid, Cause: cause, Detail: detail, Err: err}
 	}
 	respBody, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
 	_ = resp.Body.Close()
@@ -423,4 +429,9 @@ func validHeaderValue(v string) bool {
 		}
 	}
 	return true
+}
+
+// tokenFileError is the error of a call whose bearer token file could not be read.
+func tokenFileError(op, uid string, err error) *Error {
+	return &Error{Kind: ErrUnauthorized, Op: op, UID: uid, Cause: CauseTokenFile, Err: fmt.Errorf("bearer token: %w", err)}
 }

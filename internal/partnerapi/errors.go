@@ -73,6 +73,18 @@ type Error struct {
 	// RetryAfter is the delay a 429 asked for (at least one second, also when the
 	// server named none), or the delay a 503 named in Retry-After; otherwise 0.
 	RetryAfter time.Duration
+	// Cause says why no answer came (CauseDNS, CauseTLS, CauseConnect,
+	// CauseTimeout, CauseProxy, CauseNetwork), or that the token file could not be
+	// read (CauseTokenFile); "" otherwise. Hint(Cause) says what to check.
+	Cause string
+	// Detail describes a call that got no answer, in words that stay the same from
+	// one attempt to the next.
+	Detail string
+	// Rejected is the status (401 or 403) the API rejected the token with, on a
+	// call refused without being sent because of it.
+	Rejected int
+	// TokenFile is the bearer token file, on ErrUnauthorized errors.
+	TokenFile string
 	// Err is the underlying transport or decoding error, if any.
 	Err error
 }
@@ -94,6 +106,8 @@ func (e *Error) Error() string {
 	switch {
 	case e.Message != "":
 		s += ": " + e.Message
+	case e.StatusCode == 0 && e.Detail != "":
+		s += ": no answer (" + e.Cause + "): " + e.Detail
 	case e.Err != nil:
 		s += ": " + e.Err.Error()
 	default:

@@ -83,6 +83,8 @@ type gate struct {
 	triedToken string
 	// onReopen are called each time the gate reopens.
 	onReopen []func()
+	// rejectedWith is the status of the last rejection: 401 or 403.
+	rejectedWith int
 }
 
 func newGate(period time.Duration) *gate {
@@ -128,7 +130,7 @@ func (g *gate) pass(ctx context.Context, op, uid string, limiter *rate.Limiter, 
 	refused := g.closed && !t.probe
 	g.mu.Unlock()
 	if refused {
-		return ticket{}, notSent(op, uid)
+		return ticket{}, notSent(op, uid, g.rejectedStatus())
 	}
 	return t, nil
 }
@@ -146,7 +148,7 @@ func (g *gate) enter(op, uid string, token *tokenSource) (ticket, error) {
 	// Outside the lock: this reads the file when it changed.
 	current, err := token.Token()
 	if err != nil {
-		return ticket{}, &Error{Kind: ErrUnauthorized, Op: op, UID: uid, Err: fmt.Errorf("bearer token: %w", err)}
+		return ticket{}, tokenFileError(op, uid, err)
 	}
 
 	g.mu.Lock()
@@ -155,7 +157,7 @@ func (g *gate) enter(op, uid string, token *tokenSource) (ticket, error) {
 	case !g.closed:
 		return ticket{epoch: g.epoch}, nil // reopened meanwhile
 	case g.probing, current == g.triedToken && time.Now().Before(g.nextProbe):
-		return ticket{}, notSent(op, uid)
+		return ticket{}, notSent(op, uid, g.rejectedWith)
 	}
 	g.probing = true
 	return ticket{probe: true, epoch: g.epoch}, nil
@@ -166,8 +168,8 @@ func (g *gate) enter(op, uid string, token *tokenSource) (ticket, error) {
 var errNotSent = errors.New("not sent: the API rejected the bearer token; " +
 	"it is tried again by one call per retry period, or at once when the token file changes")
 
-func notSent(op, uid string) *Error {
-	return &Error{Kind: ErrUnauthorized, Op: op, UID: uid, Err: errNotSent}
+func notSent(op, uid string, rejectedWith int) *Error {
+	return &Error{Kind: ErrUnauthorized, Op: op, UID: uid, Rejected: rejectedWith, Err: errNotSent}
 }
 
 // blocked returns the error a call would fail with now without sending anything,
@@ -177,7 +179,7 @@ func (g *gate) blocked(op, uid string, token *tokenSource) *Error {
 		return paused(op, uid, d)
 	}
 	g.mu.Lock()
-	closed, probing, tried, next := g.closed, g.probing, g.triedToken, g.nextProbe
+	closed, probing, tried, next, rejectedWith := g.closed, g.probing, g.triedToken, g.nextProbe, g.rejectedWith
 	g.mu.Unlock()
 	if !closed {
 		return nil
@@ -186,7 +188,14 @@ func (g *gate) blocked(op, uid string, token *tokenSource) *Error {
 	if err == nil && !probing && (current != tried || !time.Now().Before(next)) {
 		return nil
 	}
-	return notSent(op, uid)
+	return notSent(op, uid, rejectedWith)
+}
+
+// rejectedStatus is the status of the last rejection of the token.
+func (g *gate) rejectedStatus() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.rejectedWith
 }
 
 // pauseLeft returns how long the current pause lasts still; zero or less when
@@ -235,6 +244,7 @@ func (g *gate) leave(t ticket, sent string, err error) {
 			credentialsRejected.Set(1)
 		}
 		g.triedToken, g.nextProbe = sent, now.Add(g.period)
+		g.rejectedWith = e.StatusCode
 	case t.probe && answered:
 		g.closed = false
 		g.epoch++

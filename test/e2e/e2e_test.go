@@ -78,29 +78,30 @@ var _ = Describe("PartnerAccounts used with kubectl", Ordered, func() {
 		kubectl(ctx, "wait", "-n", ns, "--for=condition=Ready", "--timeout=60s", "partneraccounts", "--all")
 	})
 
-	It("lists them with kubectl get, and -o wide adds the Ready reason and message", func(ctx SpecContext) {
+	It("lists them with kubectl get, the Ready reason included, and -o wide adds the message, suspend and deletion policy", func(ctx SpecContext) {
 		headers, rows := table(kubectl(ctx, "get", "partneraccounts", "-n", ns))
-		Expect(headers).To(Equal([]string{"NAME", "UID", "TYPE", "DOMAIN", "STATUS", "ENDS AT", "READY", "AGE"}))
+		Expect(headers).To(Equal([]string{"NAME", "ACCOUNT-UID", "TYPE", "DOMAIN", "REMOTE-STATUS", "ENDS", "READY", "REASON", "AGE"}))
 		got := byName(rows)
 		Expect(got).To(HaveLen(len(samples)))
 		for _, s := range samples {
 			Expect(got).To(HaveKeyWithValue(s.name, SatisfyAll(
-				HaveKeyWithValue("UID", s.uid),
+				HaveKeyWithValue("ACCOUNT-UID", s.uid),
 				HaveKeyWithValue("TYPE", s.accountType),
 				HaveKeyWithValue("DOMAIN", "b5test.com"),
-				HaveKeyWithValue("STATUS", "entitled"),
-				HaveKeyWithValue("ENDS AT", s.endsAt),
+				HaveKeyWithValue("REMOTE-STATUS", "entitled"),
+				HaveKeyWithValue("ENDS", s.endsAt),
 				HaveKeyWithValue("READY", "True"),
+				HaveKeyWithValue("REASON", "AccountReady"),
 			)))
 		}
 
 		headers, rows = table(kubectl(ctx, "get", "pa", "-n", ns, "-o", "wide"))
-		Expect(headers).To(Equal([]string{
-			"NAME", "UID", "TYPE", "DOMAIN", "STATUS", "ENDS AT", "READY", "REASON", "MESSAGE", "AGE"}))
+		Expect(headers).To(Equal([]string{"NAME", "ACCOUNT-UID", "TYPE", "DOMAIN", "REMOTE-STATUS", "ENDS", "READY", "REASON",
+			"AGE", "MESSAGE", "SUSPEND", "DELETION-POLICY"}))
 		Expect(rows).To(HaveLen(len(samples)))
 		for _, r := range rows {
-			Expect(r).To(HaveKeyWithValue("REASON", "AccountReady"))
 			Expect(r).To(HaveKeyWithValue("MESSAGE", "The account is entitled"))
+			Expect(r).To(HaveKeyWithValue("DELETION-POLICY", "Delete"))
 		}
 	})
 

@@ -50,7 +50,8 @@ if metadata.deletionTimestamp ~= nil then
   return hs
 end
 
-if status == nil or status.observedGeneration == nil then
+-- The CRD defaults observedGeneration to -1 until the controller writes a status.
+if status == nil or status.observedGeneration == nil or status.observedGeneration < 0 then
   hs.status = "Progressing"
   hs.message = "Waiting for the controller to observe the PartnerAccount"
   return hs
