@@ -253,6 +253,17 @@ type CreateClaim struct {
 // PartnerAccount declares one customer's 1Password partner billing account. The
 // controller creates it through the 1Password Partnership API, keeps its end date in
 // line with the spec, and deactivates it when the resource is deleted.
+//
+// Deleting a PartnerAccount deactivates its remote account only when
+// spec.deletionPolicy is Delete (the default), spec.suspend is false, and the
+// resource owns the account: it created or adopted it, and a read just before the
+// deletion shows it is still that account. With deletionPolicy Orphan, with suspend
+// true, for an account the resource never owned, for a duplicate of another
+// PartnerAccount, and when this CustomResourceDefinition is being deleted (an
+// uninstall), nothing is deleted remotely. When the Partnership API cannot be
+// reached or refuses the call, the finalizer keeps the resource and Ready=False says
+// why; setting deletionPolicy to Orphan lets it go and keeps the account. The
+// activation token Secret the operator wrote goes with the resource.
 type PartnerAccount struct {
 	metav1.TypeMeta `json:",inline"`
 
