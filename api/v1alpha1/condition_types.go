@@ -121,6 +121,16 @@ const (
 // ReasonReconcileSuspended is the Ready=Unknown reason while spec.suspend is true.
 const ReasonReconcileSuspended = "ReconcileSuspended"
 
+// Reasons of an observed resource (spec.managementPolicy Observe).
+const (
+	// ReasonAccountObserved (Ready=True): the account exists and was read; the
+	// controller writes nothing to it. status.drift says how it differs from the spec.
+	ReasonAccountObserved = "AccountObserved"
+	// ReasonObservedAccountMissing (Ready=False): no account has this UID, or it is
+	// gone. An observed resource never creates one.
+	ReasonObservedAccountMissing = "ObservedAccountMissing"
+)
+
 // Event reasons, beside the failure reasons above (Reasons[r].Warning), which are
 // recorded once each time the Ready condition changes to one of them.
 const (

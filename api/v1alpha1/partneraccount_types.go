@@ -43,6 +43,19 @@ const (
 	DeletionPolicyOrphan DeletionPolicy = "Orphan"
 )
 
+// ManagementPolicy says what the controller may do with the remote account.
+// +kubebuilder:validation:Enum=Manage;Observe
+type ManagementPolicy string
+
+const (
+	// ManagementPolicyManage creates the account, changes its end date and
+	// deactivates it as the deletion policy says: the default.
+	ManagementPolicyManage ManagementPolicy = "Manage"
+	// ManagementPolicyObserve only reads the account: no create, no change, no
+	// deletion, whatever the spec says.
+	ManagementPolicyObserve ManagementPolicy = "Observe"
+)
+
 // PartnerAccountSpec declares one customer's partner billing account.
 type PartnerAccountSpec struct {
 	// accountUID is the partner's identifier for the customer's billing account.
@@ -78,10 +91,21 @@ type PartnerAccountSpec struct {
 	EndsAt *metav1.Time `json:"endsAt,omitempty"`
 
 	// deletionPolicy says whether deleting this resource deactivates the remote account
-	// (Delete) or leaves it as it is (Orphan).
+	// (Delete) or leaves it as it is (Orphan). Unset, the operator's default applies
+	// (--default-deletion-policy, Delete unless set otherwise); status.deletionPolicy
+	// shows the policy in effect.
 	// +optional
-	// +kubebuilder:default=Delete
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// managementPolicy is Manage (the default) or Observe. An observed resource
+	// reads its account and nothing else: it never creates, changes or deletes it,
+	// whatever its spec says; its status shows the account and how it differs from
+	// the spec (status.drift), but never its activation token. It needs no finalizer,
+	// and deleting it deletes nothing remotely. Switching to Manage takes over an
+	// account that existed before only with adoptExisting; switching to Observe stops
+	// every write at once, which hands an account back without deleting the resource.
+	// +optional
+	ManagementPolicy ManagementPolicy `json:"managementPolicy,omitempty"`
 
 	// suspend stops the controller from calling the Partnership API for this resource.
 	// Deleting a suspended resource leaves the remote account as it is.
@@ -197,6 +221,46 @@ type PartnerAccountStatus struct {
 	// createdAt is when the remote account was created, as the Partnership API reports it.
 	// +optional
 	CreatedAt *metav1.Time `json:"createdAt,omitempty"`
+
+	// deletionPolicy is the deletion policy in effect: spec.deletionPolicy, or the
+	// operator's default when the spec sets none.
+	// +optional
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// drift lists each field where the remote account differed from the spec at the
+	// last read, and that this resource will not correct (an observed resource; type
+	// and domain, which no account can change) or has not corrected yet. It is empty
+	// when the account is in line with the spec.
+	// +optional
+	// +listType=map
+	// +listMapKey=field
+	Drift []Drift `json:"drift,omitempty"`
+}
+
+// DriftField names a field of the spec that can differ from the remote account.
+// +kubebuilder:validation:Enum=accountType;domain;endsAt
+type DriftField string
+
+const (
+	// DriftAccountType is spec.accountType.
+	DriftAccountType DriftField = "accountType"
+	// DriftDomain is spec.domain.
+	DriftDomain DriftField = "domain"
+	// DriftEndsAt is spec.endsAt.
+	DriftEndsAt DriftField = "endsAt"
+)
+
+// Drift is one field where the remote account differs from the spec.
+type Drift struct {
+	// field is the spec's field: accountType, domain or endsAt.
+	// +required
+	Field DriftField `json:"field"`
+	// declared is the spec's value; empty for none.
+	// +optional
+	Declared string `json:"declared,omitempty"`
+	// remote is the account's value as the Partnership API reports it; empty for none.
+	// +optional
+	Remote string `json:"remote,omitempty"`
 }
 
 // Clock names the clock the times of a CreateClaim are on.
@@ -248,7 +312,9 @@ type CreateClaim struct {
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Message",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
 // +kubebuilder:printcolumn:name="Suspend",type=boolean,priority=1,JSONPath=`.spec.suspend`
-// +kubebuilder:printcolumn:name="Deletion-Policy",type=string,priority=1,JSONPath=`.spec.deletionPolicy`
+// +kubebuilder:printcolumn:name="Deletion-Policy",type=string,priority=1,JSONPath=`.status.deletionPolicy`
+// +kubebuilder:printcolumn:name="Management",type=string,priority=1,JSONPath=`.spec.managementPolicy`
+// +kubebuilder:printcolumn:name="Drift",type=string,priority=1,JSONPath=`.status.drift[*].field`
 
 // PartnerAccount declares one customer's 1Password partner billing account. The
 // controller creates it through the 1Password Partnership API, keeps its end date in

@@ -81,6 +81,8 @@ type ReasonInfo struct {
 // it. Adding a reason means adding it here.
 var Reasons = map[string]ReasonInfo{
 	ReasonAccountReady: {Ready: metav1.ConditionTrue, Retry: RetryReadBack, Alert: AlertNone, Health: HealthHealthy},
+	ReasonAccountObserved: {Ready: metav1.ConditionTrue, Retry: RetryReadBack, Alert: AlertNone,
+		Health: HealthHealthy},
 	ReasonEnded:        {Ready: metav1.ConditionTrue, Retry: RetryReadBack, Alert: AlertNone, Health: HealthHealthy},
 
 	ReasonProgressing: {Ready: metav1.ConditionUnknown, Reconciling: true, Retry: RetryBackoff, Alert: AlertNone,
@@ -110,6 +112,8 @@ var Reasons = map[string]ReasonInfo{
 		Health: HealthDegraded},
 	ReasonEndsAtNotApplied: {Ready: metav1.ConditionFalse, Warning: true, Retry: RetryReadBack, Alert: AlertFailing,
 		Health: HealthDegraded},
+	ReasonObservedAccountMissing: {Ready: metav1.ConditionFalse, Warning: true, Retry: RetryReadBack,
+		Alert: AlertFailing, Health: HealthDegraded},
 
 	ReasonInvalidRequest: {Ready: metav1.ConditionFalse, Stalled: true, Warning: true, Retry: RetryOnChange,
 		Alert: AlertStalled, Health: HealthDegraded},

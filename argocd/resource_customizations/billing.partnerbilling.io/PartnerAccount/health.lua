@@ -28,6 +28,7 @@ local needsAction = {
   SecretConflict = true,
   TokenSecretFailed = true,
   EndsAtNotApplied = true,
+  ObservedAccountMissing = true,
 }
 
 local metadata = obj.metadata or {}
