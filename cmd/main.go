@@ -19,6 +19,7 @@ package main
 import (
 	"crypto/tls"
 	"flag"
+	"fmt"
 	"os"
 	"time"
 
@@ -108,6 +109,16 @@ func main() {
 		"How often each PartnerAccount's remote account is read back (with ±20% jitter).")
 	flag.BoolVar(&api.AllowInsecureHTTP, "partner-api-allow-insecure-http", false,
 		"Accept an http:// --partner-api-url on a host other than loopback, sending the partner token in clear text.")
+	flag.Func("default-deletion-policy", "What deleting a PartnerAccount that sets no spec.deletionPolicy does to its "+
+		"remote account: Delete (deactivate it, the default) or Orphan (leave it). A resource's own policy always wins.",
+		func(v string) error {
+			switch p := billingv1alpha1.DeletionPolicy(v); p {
+			case billingv1alpha1.DeletionPolicyDelete, billingv1alpha1.DeletionPolicyOrphan:
+				reconcilerOpts.DefaultDeletionPolicy = p
+				return nil
+			}
+			return fmt.Errorf("must be Delete or Orphan, not %q", v)
+		})
 	tokenInStatus := flag.Bool("activation-token-in-status", true,
 		"Write activation tokens and redemption links to PartnerAccount status. When false, none is ever written to "+
 			"a status: a PartnerAccount without spec.activationTokenSecretRef gets its Secret at <name>-activation.")

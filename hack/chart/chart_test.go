@@ -248,6 +248,7 @@ func TestChartValues(t *testing.T) {
 		"controller.readBackPeriod=1h",
 		"controller.maxConcurrentReconciles=8",
 		"controller.activationTokenInStatus=false",
+		"controller.defaultDeletionPolicy=Orphan",
 		"leaderElection.enabled=false",
 		"manager.replicas=3",
 	)
@@ -262,6 +263,7 @@ func TestChartValues(t *testing.T) {
 		"--resync-period=1h",
 		"--max-concurrent-reconciles=8",
 		"--activation-token-in-status=false",
+		"--default-deletion-policy=Orphan",
 		"--leader-elect=false",
 	} {
 		if !args[want] {

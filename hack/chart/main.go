@@ -46,6 +46,7 @@ var templatedArgs = map[string]string{
 	"--resync-period":              `--resync-period={{ .Values.controller.readBackPeriod }}`,
 	"--max-concurrent-reconciles":  `--max-concurrent-reconciles={{ .Values.controller.maxConcurrentReconciles }}`,
 	"--activation-token-in-status": `--activation-token-in-status={{ .Values.controller.activationTokenInStatus }}`,
+	"--default-deletion-policy":    `--default-deletion-policy={{ .Values.controller.defaultDeletionPolicy }}`,
 	"--zap-encoder":                `--zap-encoder={{ include "partner-account-operator.logFormat" . }}`,
 	"--zap-log-level":              `--zap-log-level={{ include "partner-account-operator.logLevel" . }}`,
 }

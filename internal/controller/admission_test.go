@@ -40,13 +40,16 @@ spec:
 		return k8sClient.Create(ctx, u)
 	}
 
-	It("accepts a valid manifest, and defaults deletionPolicy to Delete", func() {
+	It("accepts a valid manifest, and writes no default into its spec", func() {
 		Expect(create(valid)).To(Succeed())
 		u := &unstructured.Unstructured{}
 		u.SetAPIVersion("billing.partnerbilling.io/v1alpha1")
 		u.SetKind("PartnerAccount")
 		Expect(k8sClient.Get(ctx, keyOf(ns, "valid"), u)).To(Succeed())
-		Expect(u.Object["spec"]).To(HaveKeyWithValue("deletionPolicy", "Delete"))
+		// The operator's default deletion policy applies at reconcile time, so that
+		// "none set" stays visible; status.deletionPolicy shows the one in effect.
+		Expect(u.Object["spec"]).NotTo(HaveKey("deletionPolicy"))
+		Expect(u.Object["spec"]).NotTo(HaveKey("managementPolicy"))
 	})
 
 	DescribeTable("refuses a bad manifest, naming the field",
@@ -71,6 +74,13 @@ spec:
 		Entry("endsAt on the 30th of February", "spec.endsAt", spec(`endsAt: "2050-02-30T13:00:00Z"`)),
 		Entry("deletionPolicy Retain", "spec.deletionPolicy", spec(`deletionPolicy: Retain`)),
 		Entry("suspend that is not a boolean", "spec.suspend", spec(`suspend: "sometimes"`)),
+		Entry("managementPolicy Ignore", "spec.managementPolicy", spec(`managementPolicy: Ignore`)),
+		Entry("a Secret name with capitals", "spec.activationTokenSecretRef.name",
+			spec("activationTokenSecretRef:\n    name: Customer-Token")),
+		Entry("a Secret name of 254 characters", "spec.activationTokenSecretRef.name",
+			spec("activationTokenSecretRef:\n    name: "+strings.Repeat("a", 254))),
+		Entry("a Secret name with an underscore", "spec.activationTokenSecretRef.name",
+			spec("activationTokenSecretRef:\n    name: customer_token")),
 	)
 
 	DescribeTable("refuses to change an immutable field",

@@ -67,6 +67,8 @@ type harnessOptions struct {
 	unauthorizedRetry time.Duration
 	// apiUnauthorizedRetry is the client's; 0: its default.
 	apiUnauthorizedRetry time.Duration
+	// defaultDeletionPolicy is --default-deletion-policy; empty: Delete.
+	defaultDeletionPolicy billingv1alpha1.DeletionPolicy
 }
 
 var namespaceSeq atomic.Int64
@@ -156,6 +158,7 @@ func (h *harness) startController() (stop func()) {
 			BackoffMax:              2 * time.Second,
 			NoTokenInStatus:         opts.noTokenInStatus,
 			ReadBackRate:            opts.readBackRate,
+			DefaultDeletionPolicy:   opts.defaultDeletionPolicy,
 		},
 	}
 	Expect(r.SetupWithManager(mctx, mgr)).To(Succeed())

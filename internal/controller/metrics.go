@@ -27,6 +27,9 @@ const (
 	MetricRemoteChanges = "partneraccount_remote_changes_total"
 	// MetricReadBackPeriod is a gauge of the effective read-back period in seconds.
 	MetricReadBackPeriod = "partneraccount_readback_period_seconds"
+	// MetricDrifted is a gauge of PartnerAccounts whose account differs from the
+	// spec, by field (status.drift).
+	MetricDrifted = "partneraccount_drifted_resources"
 )
 
 // Operations counted by MetricRemoteChanges.
@@ -63,7 +66,16 @@ var (
 		Name: MetricReadBackPeriod,
 		Help: "The effective period at which settled PartnerAccounts are read back from the Partnership API.",
 	})
+
+	driftedGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: MetricDrifted,
+		Help: "PartnerAccounts whose remote account differs from the spec at the last read, by field (accountType, domain, endsAt).",
+	}, []string{"field"})
 )
+
+// driftFields are the values of MetricDrifted's field label.
+var driftFields = []billingv1alpha1.DriftField{billingv1alpha1.DriftAccountType, billingv1alpha1.DriftDomain,
+	billingv1alpha1.DriftEndsAt}
 
 // Values of MetricRemoteAccounts's status label besides the statuses the API
 // names: a status it does not know (so that a server cannot make the label
@@ -78,7 +90,8 @@ var knownRemoteStatuses = []string{partnerapi.StatusEntitled, partnerapi.StatusP
 	partnerapi.StatusSuspended, partnerapi.StatusDeprovisioned}
 
 func init() {
-	for _, c := range []prometheus.Collector{resourcesGauge, remoteAccountsGauge, timeToFirstReady, remoteChanges, readBackPeriod} {
+	for _, c := range []prometheus.Collector{resourcesGauge, remoteAccountsGauge, timeToFirstReady, remoteChanges,
+		readBackPeriod, driftedGauge} {
 		if err := metrics.Registry.Register(c); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
 			panic(err)
 		}
@@ -94,17 +107,27 @@ func init() {
 	for reason, info := range billingv1alpha1.Reasons {
 		resourcesGauge.WithLabelValues(string(info.Ready), reason)
 	}
+	for _, f := range driftFields {
+		driftedGauge.WithLabelValues(string(f))
+	}
 }
 
 // accountState is what the gauges count of one PartnerAccount.
 type accountState struct {
 	ready, reason, remote string
+	// drifted holds, for each of driftFields, whether the account differs in it.
+	drifted [3]bool
 }
 
 // count adds d to the gauges' series of st.
 func (st accountState) count(d float64) {
 	resourcesGauge.WithLabelValues(st.ready, st.reason).Add(d)
 	remoteAccountsGauge.WithLabelValues(st.remote).Add(d)
+	for i, f := range driftFields {
+		if st.drifted[i] {
+			driftedGauge.WithLabelValues(string(f)).Add(d)
+		}
+	}
 }
 
 // stateOf is pa's accountState, with bounded label values.
@@ -116,6 +139,11 @@ func stateOf(pa *billingv1alpha1.PartnerAccount) accountState {
 			st.reason = c.Reason
 		} else {
 			st.reason = "Other"
+		}
+	}
+	for _, d := range pa.Status.Drift {
+		if i := slices.Index(driftFields, d.Field); i >= 0 {
+			st.drifted[i] = true
 		}
 	}
 	if s := pa.Status.AccountStatus; s != "" {

@@ -89,6 +89,9 @@ type Options struct {
 	// NoTokenInStatus keeps activation tokens out of every status: a resource
 	// without spec.activationTokenSecretRef gets its Secret at <name>-activation.
 	NoTokenInStatus bool
+	// DefaultDeletionPolicy applies to PartnerAccounts whose spec sets none; empty
+	// means Delete.
+	DefaultDeletionPolicy billingv1alpha1.DeletionPolicy
 	// ReadBackRate is how many background read-backs a second may be made at most:
 	// half the API client's rate limit, so that user work has the other half. Zero
 	// means no limit.

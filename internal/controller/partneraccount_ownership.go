@@ -25,8 +25,8 @@ const (
 	// planCreate creates the account; a claim is written first.
 	planCreate
 	// planReadFirst reads the account before deciding whether to create it: a
-	// create whose outcome is unknown may have made it, or an account was found
-	// before.
+	// create whose outcome is unknown may have made it, an account was found
+	// before, or one is to be adopted.
 	planReadFirst
 )
 
@@ -45,7 +45,7 @@ func planFor(pa *billingv1alpha1.PartnerAccount, previousReason string, requeste
 		return planWait
 	case owns(pa):
 		return planRead
-	case mayHaveMadeAny(pa.Status.CreateClaim), pa.Status.CreateAttemptedAt != nil,
+	case mayHaveMadeAny(pa.Status.CreateClaim), pa.Status.CreateAttemptedAt != nil, pa.Spec.AdoptExisting,
 		previousReason == billingv1alpha1.ReasonAccountExists,
 		previousReason == billingv1alpha1.ReasonAccountConflict,
 		previousReason == billingv1alpha1.ReasonAccountReplaced:

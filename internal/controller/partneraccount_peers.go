@@ -31,7 +31,8 @@ func ownerAmong(pa *billingv1alpha1.PartnerAccount, peers []billingv1alpha1.Part
 	owner := pa
 	for i := range peers {
 		peer := &peers[i]
-		if peer.UID != pa.UID && before(peer, owner) {
+		// An observed resource writes nothing, so it holds no account.
+		if peer.UID != pa.UID && !observing(peer) && before(peer, owner) {
 			owner = peer
 		}
 	}

@@ -37,6 +37,9 @@ func (r *PartnerAccountReconciler) reconcileAccount(ctx context.Context, s *scop
 		s.conclude(suspendedOutcome())
 		return nil
 	}
+	if observing(pa) {
+		return r.observeAccount(ctx, s)
+	}
 	owner, err := r.owner(ctx, pa)
 	if err != nil {
 		return err
@@ -366,8 +369,15 @@ func (r *PartnerAccountReconciler) releaseRemote(ctx context.Context, s *scope) 
 	case pa.Spec.Suspend:
 		r.orphaned(pa, fmt.Sprintf("spec.suspend is true: remote account %q was left as it is", uid))
 		return true, nil
-	case pa.Spec.DeletionPolicy == billingv1alpha1.DeletionPolicyOrphan:
-		r.orphaned(pa, fmt.Sprintf("spec.deletionPolicy is Orphan: remote account %q was left as it is", uid))
+	case observing(pa):
+		r.orphaned(pa, fmt.Sprintf("spec.managementPolicy is Observe: remote account %q was left as it is", uid))
+		return true, nil
+	case deletionPolicyOf(pa, r.Options.DefaultDeletionPolicy) == billingv1alpha1.DeletionPolicyOrphan:
+		why := "spec.deletionPolicy is Orphan"
+		if pa.Spec.DeletionPolicy == "" {
+			why = "the operator's default deletion policy is Orphan"
+		}
+		r.orphaned(pa, fmt.Sprintf("%s: remote account %q was left as it is", why, uid))
 		return true, nil
 	}
 	uninstalling, err := r.uninstalling(ctx)

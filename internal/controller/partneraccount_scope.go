@@ -62,6 +62,13 @@ type scope struct {
 	ownership ownership
 	// gone is set when the account is proven gone.
 	gone bool
+	// observed is set when the resource only observes the account it read.
+	observed bool
+	// read is the latest answer about the account under the resource's UID, whoever
+	// owns it: what the drift is computed from. disown keeps it.
+	read *partnerapi.Account
+	// deletionPolicy is the deletion policy in effect.
+	deletionPolicy billingv1alpha1.DeletionPolicy
 	// claim is the create claim after this reconcile, when claimChanged.
 	claim        *billingv1alpha1.CreateClaim
 	claimChanged bool
@@ -88,7 +95,7 @@ func (s *scope) conclude(o outcome) { s.outcome = o }
 
 // observe records acct as the API's answer from endpoint.
 func (s *scope) observe(acct *partnerapi.Account, endpoint string) {
-	s.account, s.endpoint = acct, endpoint
+	s.account, s.endpoint, s.read = acct, endpoint, acct
 	s.token = activation{token: acct.ActivationToken,
 		link: redemptionURL(s.pa.Spec.Domain, acct.Type, acct.ActivationToken)}
 }
@@ -141,9 +148,18 @@ func applyFacts(status *billingv1alpha1.PartnerAccountStatus, s *scope) {
 	if s.gone {
 		clearAccountFields(status)
 	}
-	if s.account != nil && s.owned() {
+	if s.account != nil && (s.owned() || s.observed) {
 		setAccountFields(status, s.account)
 		status.Endpoint = s.endpoint
+	}
+	switch {
+	case s.gone:
+		status.Drift = nil
+	case s.read != nil:
+		status.Drift = driftOf(&s.pa.Spec, s.read)
+	}
+	if s.deletionPolicy != "" {
+		status.DeletionPolicy = s.deletionPolicy
 	}
 	if p := s.placement; p.decided {
 		status.ActivationToken, status.RedemptionURL = p.inStatus.token, p.inStatus.link
@@ -161,6 +177,7 @@ func (r *PartnerAccountReconciler) finish(ctx context.Context, s *scope, err err
 		return ctrl.Result{}, err
 	}
 	pa := s.pa
+	s.deletionPolicy = deletionPolicyOf(pa, r.Options.DefaultDeletionPolicy)
 	applyFacts(&pa.Status, s)
 	shown := shownOutcome(s.previous, pa.Generation, s.outcome)
 	setConditions(&pa.Status, pa.Generation, shown)

@@ -40,8 +40,9 @@ func (r *PartnerAccountReconciler) placeToken(ctx context.Context, s *scope) err
 	p := tokenPlacement{decided: true}
 
 	switch {
-	case !s.owned() || s.gone:
-		// Nothing to place: a Secret that held the token goes below.
+	case !s.owned() || s.gone || observing(pa):
+		// Nothing to place (an observed account's token is not shown, even one this
+		// resource created): a Secret that held the token goes below.
 	case want == "":
 		token, err := r.knownToken(ctx, s)
 		if err != nil {

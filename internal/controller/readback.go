@@ -166,10 +166,9 @@ func settled(pa *billingv1alpha1.PartnerAccount, noTokenInStatus bool) bool {
 	return pa.DeletionTimestamp.IsZero() && !pa.Spec.Suspend &&
 		pa.Status.ObservedGeneration == pa.Generation &&
 		ready != nil && ready.Status == metav1.ConditionTrue &&
-		owns(pa) &&
-		controllerutil.ContainsFinalizer(pa, billingv1alpha1.Finalizer) &&
 		reconcileRequest(pa) == "" &&
-		tokenPlaced(pa, noTokenInStatus)
+		(observing(pa) && !controllerutil.ContainsFinalizer(pa, billingv1alpha1.Finalizer) ||
+			owns(pa) && controllerutil.ContainsFinalizer(pa, billingv1alpha1.Finalizer) && tokenPlaced(pa, noTokenInStatus))
 }
 
 // tokenPlaced reports whether pa's activation token is where it belongs: in the

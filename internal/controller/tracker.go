@@ -224,7 +224,8 @@ func (t *accountTracker) noteLocked(old, pa *billingv1alpha1.PartnerAccount) {
 	}
 }
 
-// existing reports whether pa owns a remote account that existed at its last read.
+// existing reports whether pa owns or observes a remote account that existed at its
+// last read.
 func existing(pa *billingv1alpha1.PartnerAccount) bool {
-	return owns(pa) && pa.Status.AccountStatus != ""
+	return (owns(pa) || observing(pa)) && pa.Status.AccountStatus != ""
 }
