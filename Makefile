@@ -101,6 +101,7 @@ lint-config: golangci-lint ## Verify golangci-lint linter configuration
 build: manifests generate fmt vet ## Build the manager and the Partnership API simulator into bin/.
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/manager ./cmd
 	go build -o bin/partnerapi-sim ./cmd/partnerapi-sim
+	go build -o bin/kubectl-partneraccount ./cmd/kubectl-partneraccount
 
 .PHONY: run
 run: manifests generate fmt vet ## Run a controller from your host.
