@@ -148,6 +148,12 @@ const (
 	EventDeleted = "Deleted"
 	// EventOrphaned: the resource was deleted and the remote account left as it is.
 	EventOrphaned = "Orphaned"
+	// EventProvisioned: the customer signed up; the account became provisioned
+	// (status.provisionedAt). Recorded once.
+	EventProvisioned = "Provisioned"
+	// EventInvalidAnnotation (Warning): an annotation of the operator's has a value
+	// it cannot use; the message names it and says what applies instead.
+	EventInvalidAnnotation = "InvalidAnnotation"
 	// EventOrphanedByUninstall (Warning): the resource was deleted because its
 	// CustomResourceDefinition is being deleted, so the remote account was left as
 	// it is, whatever spec.deletionPolicy says.
@@ -177,6 +183,13 @@ const (
 	// SecretKeyAccountUID holds the account's UID.
 	SecretKeyAccountUID = "accountUID"
 )
+
+// ReadBackIntervalAnnotation, set to a Go duration (30s, 5m, 12h), makes the
+// controller read this resource's account back at that interval instead of the
+// schedule's; 0 means never, except when asked with ReconcileRequestedAtAnnotation.
+// An invalid value gets a Warning event naming the annotation, and the schedule
+// applies.
+const ReadBackIntervalAnnotation = "billing.partnerbilling.io/read-back-interval"
 
 // ReconcileRequestedAtAnnotation, set to any new value (a timestamp, say), makes the
 // controller read the remote account again at once, even when Stalled; suspend

@@ -222,6 +222,17 @@ type PartnerAccountStatus struct {
 	// +optional
 	CreatedAt *metav1.Time `json:"createdAt,omitempty"`
 
+	// provisionedAt is when the customer signed up and the account became
+	// provisioned: the API's updated_at at the first read that saw it provisioned,
+	// where the API reports one, and otherwise the time of that read. It is set once.
+	// +optional
+	ProvisionedAt *metav1.Time `json:"provisionedAt,omitempty"`
+
+	// deployedMembers is the number of members in the customer's account, where the
+	// Partnership API reports it (1Password's servers do).
+	// +optional
+	DeployedMembers *int32 `json:"deployedMembers,omitempty"`
+
 	// deletionPolicy is the deletion policy in effect: spec.deletionPolicy, or the
 	// operator's default when the spec sets none.
 	// +optional
@@ -313,6 +324,7 @@ type CreateClaim struct {
 // +kubebuilder:printcolumn:name="Message",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
 // +kubebuilder:printcolumn:name="Suspend",type=boolean,priority=1,JSONPath=`.spec.suspend`
 // +kubebuilder:printcolumn:name="Deletion-Policy",type=string,priority=1,JSONPath=`.status.deletionPolicy`
+// +kubebuilder:printcolumn:name="Members",type=integer,priority=1,JSONPath=`.status.deployedMembers`
 // +kubebuilder:printcolumn:name="Management",type=string,priority=1,JSONPath=`.spec.managementPolicy`
 // +kubebuilder:printcolumn:name="Drift",type=string,priority=1,JSONPath=`.status.drift[*].field`
 

@@ -170,6 +170,15 @@ func (in *PartnerAccountStatus) DeepCopyInto(out *PartnerAccountStatus) {
 		in, out := &in.CreatedAt, &out.CreatedAt
 		*out = (*in).DeepCopy()
 	}
+	if in.ProvisionedAt != nil {
+		in, out := &in.ProvisionedAt, &out.ProvisionedAt
+		*out = (*in).DeepCopy()
+	}
+	if in.DeployedMembers != nil {
+		in, out := &in.DeployedMembers, &out.DeployedMembers
+		*out = new(int32)
+		**out = **in
+	}
 	if in.Drift != nil {
 		in, out := &in.Drift, &out.Drift
 		*out = make([]Drift, len(*in))

@@ -2,11 +2,15 @@ package controller
 
 import (
 	"errors"
+	"math"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
@@ -30,6 +34,14 @@ const (
 	// MetricDrifted is a gauge of PartnerAccounts whose account differs from the
 	// spec, by field (status.drift).
 	MetricDrifted = "partneraccount_drifted_resources"
+	// MetricTimeToProvisioned is a histogram of seconds from an account's creation
+	// to the customer's signup (status.provisionedAt): the partner's conversion speed.
+	MetricTimeToProvisioned = "partneraccount_time_to_provisioned_seconds"
+	// MetricDetectionLag is a histogram of seconds from a signup to the operator
+	// seeing it: the read-back schedule's latency.
+	MetricDetectionLag = "partneraccount_signup_detection_lag_seconds"
+	// MetricEntitled is a gauge of accounts still entitled (no signup yet), by age.
+	MetricEntitled = "partneraccount_entitled_accounts"
 )
 
 // Operations counted by MetricRemoteChanges.
@@ -73,6 +85,19 @@ var (
 	}, []string{"field"})
 )
 
+var (
+	timeToProvisioned = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    MetricTimeToProvisioned,
+		Help:    "Seconds from a remote account's creation to the customer's signup (provisioned).",
+		Buckets: []float64{60, 300, 900, 3600, 6 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400},
+	})
+	detectionLag = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    MetricDetectionLag,
+		Help:    "Seconds from a customer's signup to the operator seeing the account provisioned.",
+		Buckets: []float64{5, 15, 30, 60, 120, 300, 600, 1800, 3600, 6 * 3600, 86400},
+	})
+)
+
 // driftFields are the values of MetricDrifted's field label.
 var driftFields = []billingv1alpha1.DriftField{billingv1alpha1.DriftAccountType, billingv1alpha1.DriftDomain,
 	billingv1alpha1.DriftEndsAt}
@@ -91,7 +116,7 @@ var knownRemoteStatuses = []string{partnerapi.StatusEntitled, partnerapi.StatusP
 
 func init() {
 	for _, c := range []prometheus.Collector{resourcesGauge, remoteAccountsGauge, timeToFirstReady, remoteChanges,
-		readBackPeriod, driftedGauge} {
+		readBackPeriod, driftedGauge, timeToProvisioned, detectionLag, entitled} {
 		if err := metrics.Registry.Register(c); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
 			panic(err)
 		}
@@ -153,4 +178,69 @@ func stateOf(pa *billingv1alpha1.PartnerAccount) accountState {
 		}
 	}
 	return st
+}
+
+// entitledAgeBuckets are the values of MetricEntitled's age label and their upper
+// bounds.
+var entitledAgeBuckets = []struct {
+	label string
+	below time.Duration
+}{
+	{"lt_1h", time.Hour},
+	{"1h_1d", 24 * time.Hour},
+	{"1d_7d", 7 * 24 * time.Hour},
+	{"7d_30d", 30 * 24 * time.Hour},
+	{"ge_30d", math.MaxInt64},
+}
+
+// entitledAccounts is MetricEntitled: the creation time of each account still
+// entitled, counted by age when scraped, so that the counts follow the clock.
+type entitledAccounts struct {
+	desc *prometheus.Desc
+	now  func() time.Time
+
+	mu      sync.Mutex
+	created map[types.NamespacedName]time.Time
+}
+
+var entitled = &entitledAccounts{
+	desc: prometheus.NewDesc(MetricEntitled, "Remote accounts still entitled (the customer has not signed up), by age.",
+		[]string{"age"}, nil),
+	now:     time.Now,
+	created: map[types.NamespacedName]time.Time{},
+}
+
+// set records whether the account of the PartnerAccount key is entitled, created
+// at created.
+func (e *entitledAccounts) set(key types.NamespacedName, isEntitled bool, created time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if isEntitled {
+		e.created[key] = created
+	} else {
+		delete(e.created, key)
+	}
+}
+
+// Describe sends MetricEntitled's description.
+func (e *entitledAccounts) Describe(ch chan<- *prometheus.Desc) { ch <- e.desc }
+
+// Collect counts the entitled accounts by age, every bucket included.
+func (e *entitledAccounts) Collect(ch chan<- prometheus.Metric) {
+	counts := make([]float64, len(entitledAgeBuckets))
+	now := e.now()
+	e.mu.Lock()
+	for _, c := range e.created {
+		age := now.Sub(c)
+		for i, b := range entitledAgeBuckets {
+			if age < b.below {
+				counts[i]++
+				break
+			}
+		}
+	}
+	e.mu.Unlock()
+	for i, b := range entitledAgeBuckets {
+		ch <- prometheus.MustNewConstMetric(e.desc, prometheus.GaugeValue, counts[i], b.label)
+	}
 }

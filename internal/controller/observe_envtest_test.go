@@ -106,7 +106,9 @@ var _ = Describe("Observed PartnerAccounts", func() {
 			Should(haveReady(metav1.ConditionTrue, billingv1alpha1.ReasonAccountReady))
 
 		By("Manage to Observe: the account is handed back, the resource stays")
-		patchSpec(pa, func(p *billingv1alpha1.PartnerAccount) { p.Spec.ManagementPolicy = billingv1alpha1.ManagementPolicyObserve })
+		patchSpec(pa, func(p *billingv1alpha1.PartnerAccount) {
+			p.Spec.ManagementPolicy = billingv1alpha1.ManagementPolicyObserve
+		})
 		Eventually(get(pa)).WithTimeout(waitReady).WithPolling(poll).
 			Should(haveReady(metav1.ConditionTrue, billingv1alpha1.ReasonAccountObserved))
 		got := get(pa)(Default)
@@ -119,7 +121,9 @@ var _ = Describe("Observed PartnerAccounts", func() {
 		Expect(writes(h)).To(BeZero())
 
 		By("Observe to Manage: the account it created is its own again, and its end date is written once")
-		patchSpec(pa, func(p *billingv1alpha1.PartnerAccount) { p.Spec.ManagementPolicy = billingv1alpha1.ManagementPolicyManage })
+		patchSpec(pa, func(p *billingv1alpha1.PartnerAccount) {
+			p.Spec.ManagementPolicy = billingv1alpha1.ManagementPolicyManage
+		})
 		Eventually(get(pa)).WithTimeout(waitReady).WithPolling(poll).
 			Should(haveReady(metav1.ConditionTrue, billingv1alpha1.ReasonAccountReady))
 		Expect(h.remote("obs-switch-1").EndsAt).To(HaveValue(BeTemporally("==", endsAt.Time)))

@@ -43,6 +43,7 @@ import (
 
 	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
 	"github.com/partnerbilling/partner-account-operator/internal/partnerapi"
+	"github.com/partnerbilling/partner-account-operator/internal/readback"
 )
 
 // Defaults for Options.
@@ -141,7 +142,7 @@ type PartnerAccountReconciler struct {
 	// at once (see partnerapi.HTTPClient.OnReauthorized).
 	Reauthorized <-chan event.GenericEvent
 
-	readBacks *readBacks
+	readBacks *readback.Calendar
 	tracker   *accountTracker
 	prover    *endpointProver
 	tokens    *deletedTokens
@@ -182,7 +183,8 @@ func (r *PartnerAccountReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 // spec.accountUID in line with the cache.
 func (r *PartnerAccountReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	r.Options = r.Options.withDefaults()
-	r.readBacks = newReadBacks(r.Options.ResyncPeriod, r.Options.ReadBackRate, mgr.GetLogger().WithName("readback"))
+	r.readBacks = readback.NewCalendar(r.Options.ResyncPeriod, r.Options.ReadBackRate, mgr.GetLogger().WithName("readback"),
+		func(p time.Duration) { readBackPeriod.Set(p.Seconds()) })
 	r.tracker = newAccountTracker(r.readBacks)
 	r.prover = &endpointProver{api: r.API, known: r.tracker.knownToExist}
 	r.tokens = newDeletedTokens(r.tracker.isLive)
@@ -234,7 +236,7 @@ func (r *PartnerAccountReconciler) reauthorizedEvents() handler.EventHandler {
 	return handler.Funcs{
 		GenericFunc: func(ctx context.Context, _ event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			for _, req := range r.unauthorizedAccounts(ctx) {
-				addAtReadBackPriority(q, req, 0)
+				addAtReadBackPriority(q, req, 0, false)
 			}
 		},
 	}

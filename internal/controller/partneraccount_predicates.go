@@ -13,8 +13,8 @@ import (
 
 // needsWork passes the changes to a PartnerAccount that call for a reconcile: a new
 // generation (a spec change, or deletion), a finalizer removed from a live resource
-// (by hand, or by a client that replaced the whole object), and a new value of the
-// reconcile-requested-at annotation. The controller's own status and finalizer
+// (by hand, or by a client that replaced the whole object), a new value of the
+// reconcile-requested-at annotation, and a changed read-back-interval. The controller's own status and finalizer
 // writes pass none of them, so they never wake it up.
 func needsWork() predicate.Predicate {
 	return predicate.Or(
@@ -24,7 +24,8 @@ func needsWork() predicate.Predicate {
 			DeleteFunc:  func(event.DeleteEvent) bool { return false },
 			GenericFunc: func(event.GenericEvent) bool { return false },
 			UpdateFunc: func(e event.UpdateEvent) bool {
-				return finalizerRemoved(e.ObjectOld, e.ObjectNew) || reconcileRequested(e.ObjectOld, e.ObjectNew)
+				return finalizerRemoved(e.ObjectOld, e.ObjectNew) || reconcileRequested(e.ObjectOld, e.ObjectNew) ||
+					readBackIntervalChanged(e.ObjectOld, e.ObjectNew)
 			},
 		},
 	)
@@ -36,6 +37,14 @@ func finalizerRemoved(old, cur client.Object) bool {
 	return cur.GetDeletionTimestamp().IsZero() &&
 		controllerutil.ContainsFinalizer(old, billingv1alpha1.Finalizer) &&
 		!controllerutil.ContainsFinalizer(cur, billingv1alpha1.Finalizer)
+}
+
+// readBackIntervalChanged reports whether an update changed the read-back-interval
+// annotation, so that the new interval applies from now rather than after the
+// read-back already planned.
+func readBackIntervalChanged(old, cur client.Object) bool {
+	return old.GetAnnotations()[billingv1alpha1.ReadBackIntervalAnnotation] !=
+		cur.GetAnnotations()[billingv1alpha1.ReadBackIntervalAnnotation]
 }
 
 // reconcileRequested reports whether an update set the reconcile-requested-at

@@ -3,12 +3,14 @@ package controller
 import (
 	"context"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -69,6 +71,8 @@ type scope struct {
 	read *partnerapi.Account
 	// deletionPolicy is the deletion policy in effect.
 	deletionPolicy billingv1alpha1.DeletionPolicy
+	// readAt is when the account was last answered.
+	readAt time.Time
 	// claim is the create claim after this reconcile, when claimChanged.
 	claim        *billingv1alpha1.CreateClaim
 	claimChanged bool
@@ -95,7 +99,7 @@ func (s *scope) conclude(o outcome) { s.outcome = o }
 
 // observe records acct as the API's answer from endpoint.
 func (s *scope) observe(acct *partnerapi.Account, endpoint string) {
-	s.account, s.endpoint, s.read = acct, endpoint, acct
+	s.account, s.endpoint, s.read, s.readAt = acct, endpoint, acct, time.Now()
 	s.token = activation{token: acct.ActivationToken,
 		link: redemptionURL(s.pa.Spec.Domain, acct.Type, acct.ActivationToken)}
 }
@@ -151,6 +155,10 @@ func applyFacts(status *billingv1alpha1.PartnerAccountStatus, s *scope) {
 	if s.account != nil && (s.owned() || s.observed) {
 		setAccountFields(status, s.account)
 		status.Endpoint = s.endpoint
+		status.ProvisionedAt = provisionedAt(status.ProvisionedAt, s.account, s.readAt)
+		if m := s.account.DeployedMembers; m != nil {
+			status.DeployedMembers = new(int32(min(*m, math.MaxInt32)))
+		}
 	}
 	switch {
 	case s.gone:
@@ -189,13 +197,15 @@ func (r *PartnerAccountReconciler) finish(ctx context.Context, s *scope, err err
 		return ctrl.Result{}, errors.Join(err, perr)
 	}
 	r.observeFirstReady(pa, s.previous)
-	result, rerr := r.requeue(s.outcome)
+	r.observeSignup(pa, s.previous, s.readAt)
+	r.warnInvalidAnnotations(pa)
+	result, rerr := r.requeue(pa, s.outcome)
 	return result, errors.Join(err, rerr)
 }
 
-// requeue says when to look at the resource again after outcome o, as its reason's
-// Retry says.
-func (r *PartnerAccountReconciler) requeue(o outcome) (ctrl.Result, error) {
+// requeue says when to look at pa again after outcome o, as its reason's Retry
+// says.
+func (r *PartnerAccountReconciler) requeue(pa *billingv1alpha1.PartnerAccount, o outcome) (ctrl.Result, error) {
 	switch billingv1alpha1.Reasons[o.reason].Retry {
 	case billingv1alpha1.RetryBackoff:
 		// Returned errors go through the work queue's per-object jittered backoff.
@@ -212,8 +222,14 @@ func (r *PartnerAccountReconciler) requeue(o outcome) (ctrl.Result, error) {
 	case billingv1alpha1.RetrySlowly:
 		return ctrl.Result{RequeueAfter: jitter(r.Options.UnauthorizedRetryPeriod, 0.2)}, nil
 	case billingv1alpha1.RetryReadBack:
-		// A background read-back: within the read-back budget, after user work.
-		return ctrl.Result{RequeueAfter: r.readBacks.after(r.Options.Now()), Priority: new(readBackPriority)}, nil
+		// A background read-back, as the schedule says: within the read-back budget,
+		// after user work.
+		now := r.Options.Now()
+		plan, never := readBackPlanOf(pa, now, r.readBacks.Period())
+		if never {
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{RequeueAfter: r.readBacks.After(now, plan), Priority: new(readBackPriorityOf(plan.Hot))}, nil
 	}
 	return ctrl.Result{}, nil
 }
@@ -271,6 +287,52 @@ func (r *PartnerAccountReconciler) observeFirstReady(pa *billingv1alpha1.Partner
 	if previous.AccountUID == "" && owns(pa) &&
 		meta.IsStatusConditionTrue(pa.Status.Conditions, billingv1alpha1.ConditionReady) {
 		timeToFirstReady.Observe(r.Options.Now().Sub(pa.CreationTimestamp.Time).Seconds())
+	}
+}
+
+// provisionedAt is when an account answered at readAt became provisioned, given
+// the time status records (recorded, nil when none): once recorded it stays; the
+// first answer that shows the account provisioned gives its updated_at, where the
+// API reports one, and otherwise the time of that answer.
+func provisionedAt(recorded *metav1.Time, acct *partnerapi.Account, readAt time.Time) *metav1.Time {
+	switch {
+	case recorded != nil:
+		return recorded
+	case acct.Status != partnerapi.StatusProvisioned:
+		return nil
+	case acct.UpdatedAt != nil:
+		return toMetaTime(acct.UpdatedAt)
+	}
+	return toMetaTime(&readAt)
+}
+
+// observeSignup records, once, that the customer signed up: the Provisioned event,
+// the time from the account's creation to it, and, when the read before saw the
+// account still entitled, how long after it the operator saw it.
+func (r *PartnerAccountReconciler) observeSignup(pa *billingv1alpha1.PartnerAccount,
+	previous *billingv1alpha1.PartnerAccountStatus, seen time.Time) {
+	at := pa.Status.ProvisionedAt
+	if previous.ProvisionedAt != nil || at == nil {
+		return
+	}
+	r.Recorder.Eventf(pa, nil, corev1.EventTypeNormal, billingv1alpha1.EventProvisioned, "Observe",
+		"The customer signed up: remote account %q is provisioned since %s", pa.Spec.AccountUID,
+		at.UTC().Format(time.RFC3339))
+	if c := pa.Status.CreatedAt; c != nil {
+		timeToProvisioned.Observe(at.Sub(c.Time).Seconds())
+	}
+	if previous.AccountStatus == partnerapi.StatusEntitled {
+		detectionLag.Observe(max(seen.Sub(at.Time), 0).Seconds())
+	}
+}
+
+// warnInvalidAnnotations records a Warning event for a read-back-interval
+// annotation the controller cannot use, once for each value.
+func (r *PartnerAccountReconciler) warnInvalidAnnotations(pa *billingv1alpha1.PartnerAccount) {
+	_, _, err := readBackOverride(pa)
+	value := pa.Annotations[billingv1alpha1.ReadBackIntervalAnnotation]
+	if err != nil && r.tracker.firstWarning(client.ObjectKeyFromObject(pa), value) {
+		r.Recorder.Eventf(pa, nil, corev1.EventTypeWarning, billingv1alpha1.EventInvalidAnnotation, "Reconcile", "%s", err)
 	}
 }
 

@@ -2,13 +2,8 @@ package controller
 
 import (
 	"context"
-	"math"
-	"math/rand/v2"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/workqueue"
@@ -28,135 +23,9 @@ import (
 // reconciles), which the queue serves first.
 const readBackPriority = -100
 
-// readBacks plans the background read-backs of settled accounts. They may use at
-// most rate calls per second, half of the API rate limit, so that user work always
-// has the other half: each read-back gets a slot of its own on a calendar with one
-// slot per 1/rate seconds, and the read-back period grows with the number of
-// accounts to max(resync, accounts ÷ rate).
-type readBacks struct {
-	resync time.Duration
-	// slot is the calendar's granularity, 1/rate; zero when read-backs are not limited.
-	slot time.Duration
-	log  logr.Logger
-
-	accounts atomic.Int64
-
-	mu sync.Mutex
-	// next holds the taken slots: next[k] is a slot after k that may be free (a
-	// union-find with path compression, so that finding a free slot is cheap even
-	// when thousands are taken in a row).
-	next       map[int64]int64
-	sweptBelow int64
-	lastPeriod time.Duration
-}
-
-// newReadBacks plans read-backs every resync, at most rate per second (0 or +Inf:
-// no limit).
-func newReadBacks(resync time.Duration, rate float64, log logr.Logger) *readBacks {
-	rb := &readBacks{resync: resync, log: log, next: map[int64]int64{}}
-	if rate > 0 && !math.IsInf(rate, 1) {
-		rb.slot = time.Duration(float64(time.Second) / rate)
-	}
-	return rb
-}
-
-// accountsChanged records that there are n accounts.
-func (rb *readBacks) accountsChanged(n int64) {
-	rb.accounts.Store(n)
-	p := rb.period()
-	readBackPeriod.Set(p.Seconds())
-	rb.mu.Lock()
-	defer rb.mu.Unlock()
-	if rb.lastPeriod == 0 || p > rb.lastPeriod*11/10 || p < rb.lastPeriod*9/10 {
-		rb.log.Info("Read-back period", "period", p.String(), "accounts", n, "resyncPeriod", rb.resync.String())
-		rb.lastPeriod = p
-	}
-}
-
-// period is the effective read-back period: --resync-period, or longer when
-// reading every account back within it would take more than the read-back rate.
-func (rb *readBacks) period() time.Duration {
-	return effectivePeriod(rb.resync, rb.slot, rb.accounts.Load())
-}
-
-// effectivePeriod is max(resync, accounts × slot): every account read once per
-// period at one read per slot.
-func effectivePeriod(resync, slot time.Duration, accounts int64) time.Duration {
-	if slot <= 0 || accounts <= 0 || int64(resync/slot) >= accounts {
-		return resync
-	}
-	return time.Duration(accounts) * slot
-}
-
-// after returns how long until the read-back of an account read now: one period,
-// ±20%, moved on to the first free slot.
-func (rb *readBacks) after(now time.Time) time.Duration {
-	return rb.reserve(now, now.Add(jitter(rb.period(), 0.2)))
-}
-
-// afterRestart returns how long until the first read-back of a settled account
-// found at start, whose Ready condition last changed at lastChange: a period after
-// that change when that is yet to come, else a random time within one period, so
-// that a restart reads nothing at once and then nothing all together.
-func (rb *readBacks) afterRestart(now, lastChange time.Time) time.Duration {
-	return rb.reserve(now, firstReadBack(now, lastChange, rb.period(), rand.Float64()))
-}
-
-// firstReadBack is when to read back, first after a restart, an account whose
-// Ready condition changed at lastChange; u is uniform in [0, 1).
-func firstReadBack(now, lastChange time.Time, period time.Duration, u float64) time.Time {
-	due := lastChange.Add(time.Duration(float64(period) * (0.8 + 0.4*u)))
-	if due.After(now) {
-		return due
-	}
-	return now.Add(time.Duration(float64(period) * u))
-}
-
-// reserve takes the first free slot at or after want and returns how long from now
-// until it.
-func (rb *readBacks) reserve(now, want time.Time) time.Duration {
-	if rb.slot <= 0 {
-		return max(want.Sub(now), 0)
-	}
-	k := max(want.UnixNano(), now.UnixNano()) / int64(rb.slot)
-	rb.mu.Lock()
-	k = rb.take(k)
-	rb.sweep(now.UnixNano() / int64(rb.slot))
-	rb.mu.Unlock()
-	return max(time.Unix(0, k*int64(rb.slot)).Sub(now), 0)
-}
-
-// take marks the first free slot at or after k as taken and returns it.
-func (rb *readBacks) take(k int64) int64 {
-	free := k
-	for {
-		n, taken := rb.next[free]
-		if !taken {
-			break
-		}
-		free = n
-	}
-	for k != free { // path compression
-		n := rb.next[k]
-		rb.next[k] = free + 1
-		k = n
-	}
-	rb.next[free] = free + 1
-	return free
-}
-
-// sweep forgets slots in the past, now and then.
-func (rb *readBacks) sweep(current int64) {
-	if len(rb.next) < 1024 || current-rb.sweptBelow < int64(time.Minute/rb.slot) {
-		return
-	}
-	for k := range rb.next {
-		if k < current {
-			delete(rb.next, k)
-		}
-	}
-	rb.sweptBelow = current
-}
+// hotReadBackPriority is the priority of the read-back of an account likely to
+// change soon (a young entitled one): still below user work.
+const hotReadBackPriority = -50
 
 // settled reports whether a PartnerAccount needs nothing but its periodic
 // read-back: its status describes its generation, it is Ready, its finalizer is
@@ -181,14 +50,6 @@ func tokenPlaced(pa *billingv1alpha1.PartnerAccount, noTokenInStatus bool) bool 
 	return pa.Status.ActivationTokenSecretName == ""
 }
 
-// lastReadyChange is when pa's Ready condition last changed.
-func lastReadyChange(pa *billingv1alpha1.PartnerAccount) time.Time {
-	if c := meta.FindStatusCondition(pa.Status.Conditions, billingv1alpha1.ConditionReady); c != nil {
-		return c.LastTransitionTime.Time
-	}
-	return time.Time{}
-}
-
 // scheduleSettledAtStart is the event handler that puts each settled account found
 // at start on the read-back calendar, at low priority, instead of reconciling it.
 func (r *PartnerAccountReconciler) scheduleSettledAtStart() handler.EventHandler {
@@ -198,20 +59,35 @@ func (r *PartnerAccountReconciler) scheduleSettledAtStart() handler.EventHandler
 			if !ok || !e.IsInInitialList || !settled(pa, r.Options.NoTokenInStatus) {
 				return
 			}
-			after := r.readBacks.afterRestart(r.Options.Now(), lastReadyChange(pa))
-			addAtReadBackPriority(q, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(pa)}, after)
+			now := r.Options.Now()
+			plan, never := readBackPlanOf(pa, now, r.readBacks.Period())
+			if never {
+				return
+			}
+			addAtReadBackPriority(q, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(pa)},
+				r.readBacks.AfterRestart(now, plan), plan.Hot)
 		},
 	}
 }
 
-// addAtReadBackPriority queues req after the delay, behind everything a user did.
+// addAtReadBackPriority queues req after the delay, behind everything a user did;
+// a hot read-back goes before the others.
 func addAtReadBackPriority(q workqueue.TypedRateLimitingInterface[reconcile.Request], req reconcile.Request,
-	after time.Duration) {
+	after time.Duration, hot bool) {
 	if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
-		pq.AddWithOpts(priorityqueue.AddOpts{After: after, Priority: new(readBackPriority)}, req)
+		pq.AddWithOpts(priorityqueue.AddOpts{After: after, Priority: new(readBackPriorityOf(hot))}, req)
 		return
 	}
 	q.AddAfter(req, after)
+}
+
+// readBackPriorityOf is the queue priority of a read-back: below user work, a hot
+// one above the others.
+func readBackPriorityOf(hot bool) int {
+	if hot {
+		return hotReadBackPriority
+	}
+	return readBackPriority
 }
 
 // notSettledAtStart passes every event but the creation, at start, of a settled

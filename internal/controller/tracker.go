@@ -9,6 +9,8 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 
 	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
+	"github.com/partnerbilling/partner-account-operator/internal/partnerapi"
+	"github.com/partnerbilling/partner-account-operator/internal/readback"
 )
 
 // accountTracker follows the PartnerAccounts in the cache through the informer's
@@ -19,7 +21,7 @@ import (
 // rather than a cache field index, which would keep a set per account twice over
 // (across namespaces and per namespace).
 type accountTracker struct {
-	readBacks *readBacks
+	readBacks *readback.Calendar
 	// onGone is called with the UID of each PartnerAccount that leaves the cache.
 	onGone func(types.UID)
 
@@ -33,6 +35,8 @@ type accountTracker struct {
 	// written holds the resourceVersion of each PartnerAccount's last status write
 	// that the cache has not shown yet.
 	written map[types.NamespacedName]pendingWrite
+	// warned holds, for each PartnerAccount, the annotation value last warned of.
+	warned map[types.NamespacedName]string
 	// seen holds the resourceVersions the cache last showed of each PartnerAccount:
 	// the watch may show a write before the writer hears back from it.
 	seen map[types.NamespacedName][recentVersions]string
@@ -43,10 +47,11 @@ type accountTracker struct {
 
 var _ toolscache.ResourceEventHandler = (*accountTracker)(nil)
 
-func newAccountTracker(rb *readBacks) *accountTracker {
+func newAccountTracker(rb *readback.Calendar) *accountTracker {
 	return &accountTracker{readBacks: rb, onGone: func(types.UID) {}, byUID: map[string][]types.NamespacedName{},
 		live: map[types.UID]struct{}{}, existing: map[string]struct{}{},
-		written: map[types.NamespacedName]pendingWrite{}, seen: map[types.NamespacedName][recentVersions]string{}}
+		written: map[types.NamespacedName]pendingWrite{}, seen: map[types.NamespacedName][recentVersions]string{},
+		warned: map[types.NamespacedName]string{}}
 }
 
 // synced reports whether the tracker has seen every account the cache listed at start.
@@ -95,6 +100,18 @@ const cacheLag = 5 * time.Second
 type pendingWrite struct {
 	resourceVersion string
 	at              time.Time
+}
+
+// firstWarning reports whether the controller has not warned of value for key yet,
+// and remembers that it now has.
+func (t *accountTracker) firstWarning(key types.NamespacedName, value string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if last, ok := t.warned[key]; ok && last == value {
+		return false
+	}
+	t.warned[key] = value
+	return true
 }
 
 // recentVersions is how many of an object's latest resourceVersions the tracker
@@ -156,7 +173,7 @@ func (t *accountTracker) OnAdd(obj any, _ bool) {
 	// spec.accountUID cannot change, so an account is indexed once.
 	t.byUID[pa.Spec.AccountUID] = append(t.byUID[pa.Spec.AccountUID], types.NamespacedName{Namespace: pa.Namespace, Name: pa.Name})
 	t.accounts++
-	t.readBacks.accountsChanged(t.accounts)
+	t.readBacks.AccountsChanged(t.accounts)
 	t.noteLocked(nil, pa)
 }
 
@@ -194,7 +211,7 @@ func (t *accountTracker) OnDelete(obj any) {
 		delete(t.byUID, uid)
 	}
 	t.accounts--
-	t.readBacks.accountsChanged(t.accounts)
+	t.readBacks.AccountsChanged(t.accounts)
 	t.noteLocked(pa, nil)
 	t.mu.Unlock()
 	t.onGone(pa.UID)
@@ -207,15 +224,23 @@ func (t *accountTracker) noteLocked(old, pa *billingv1alpha1.PartnerAccount) {
 		delete(t.existing, old.Spec.AccountUID)
 	}
 	if pa == nil {
+		entitled.set(types.NamespacedName{Namespace: old.Namespace, Name: old.Name}, false, time.Time{})
 		delete(t.live, old.UID)
 		key := types.NamespacedName{Namespace: old.Namespace, Name: old.Name}
 		delete(t.written, key)
 		delete(t.seen, key)
+		delete(t.warned, key)
 		return
 	}
 	if existing(pa) {
 		t.existing[pa.Spec.AccountUID] = struct{}{}
 	}
+	var created time.Time
+	if pa.Status.CreatedAt != nil {
+		created = pa.Status.CreatedAt.Time
+	}
+	entitled.set(types.NamespacedName{Namespace: pa.Namespace, Name: pa.Name},
+		existing(pa) && pa.Status.AccountStatus == partnerapi.StatusEntitled && !created.IsZero(), created)
 	t.seenLocked(pa)
 	if pa.DeletionTimestamp.IsZero() {
 		t.live[pa.UID] = struct{}{}

@@ -11,10 +11,11 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 
 	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
+	"github.com/partnerbilling/partner-account-operator/internal/readback"
 )
 
 func TestAccountTracker(t *testing.T) {
-	rb := newReadBacks(time.Minute, 0, logr.Discard())
+	rb := readback.NewCalendar(time.Minute, 0, logr.Discard(), nil)
 	tr := newAccountTracker(rb)
 	gauge := func(ready, reason string) float64 {
 		return testutil.ToFloat64(resourcesGauge.WithLabelValues(ready, reason))
@@ -60,8 +61,8 @@ func TestAccountTracker(t *testing.T) {
 	if d := remote(remoteNone) - noneBefore; d != 0 {
 		t.Errorf("remote none is off by %v after the deletes", d)
 	}
-	if rb.accounts.Load() != 0 {
-		t.Errorf("the read-back planner counts %d accounts", rb.accounts.Load())
+	if rb.Accounts() != 0 {
+		t.Errorf("the read-back planner counts %d accounts", rb.Accounts())
 	}
 }
 
@@ -75,7 +76,7 @@ func TestStateOfBoundsLabels(t *testing.T) {
 }
 
 func TestTrackerWaitsForItsOwnWrites(t *testing.T) {
-	tr := newAccountTracker(newReadBacks(time.Minute, 0, logr.Discard()))
+	tr := newAccountTracker(readback.NewCalendar(time.Minute, 0, logr.Discard(), nil))
 	pa := &billingv1alpha1.PartnerAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "a", ResourceVersion: "10"}}
 	key := types.NamespacedName{Namespace: "ns", Name: "a"}
 	tr.OnAdd(pa, false)
