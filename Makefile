@@ -98,7 +98,7 @@ lint-config: golangci-lint ## Verify golangci-lint linter configuration
 ##@ Build
 
 .PHONY: build
-build: manifests generate fmt vet ## Build the manager and the Partnership API simulator into bin/.
+build: manifests generate fmt vet ## Build the manager, the Partnership API simulator and the kubectl plugin into bin/.
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/manager ./cmd
 	go build -o bin/partnerapi-sim ./cmd/partnerapi-sim
 	go build -o bin/kubectl-partneraccount ./cmd/kubectl-partneraccount

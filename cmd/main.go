@@ -106,7 +106,12 @@ func main() {
 	flag.IntVar(&reconcilerOpts.MaxConcurrentReconciles, "max-concurrent-reconciles",
 		controller.DefaultMaxConcurrentReconciles, "How many PartnerAccounts are reconciled at once.")
 	flag.DurationVar(&reconcilerOpts.ResyncPeriod, "resync-period", controller.DefaultResyncPeriod,
-		"How often each PartnerAccount's remote account is read back (with ±20% jitter).")
+		"The longest any PartnerAccount's remote account goes unread (±20%); within it, accounts are read back by the "+
+			"odds that they changed, young entitled ones most often. Longer only when there are more accounts than half "+
+			"of --partner-api-rps can read within it.")
+	flag.DurationVar(&reconcilerOpts.MinReadBackInterval, "min-read-back-interval", 0,
+		"The shortest interval at which an account is read back; 0 leaves it to the schedule (20s for an account "+
+			"made in the last 10 minutes). A resource's billing.partnerbilling.io/read-back-interval annotation wins.")
 	flag.BoolVar(&api.AllowInsecureHTTP, "partner-api-allow-insecure-http", false,
 		"Accept an http:// --partner-api-url on a host other than loopback, sending the partner token in clear text.")
 	flag.Func("default-deletion-policy", "What deleting a PartnerAccount that sets no spec.deletionPolicy does to its "+

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -69,6 +70,10 @@ type harnessOptions struct {
 	apiUnauthorizedRetry time.Duration
 	// defaultDeletionPolicy is --default-deletion-policy; empty: Delete.
 	defaultDeletionPolicy billingv1alpha1.DeletionPolicy
+	// schedule reads accounts back as the read-back schedule says, at most resync
+	// apart; without it every account is read back exactly every resync, so that
+	// the requests a spec counts are its own.
+	schedule bool
 }
 
 var namespaceSeq atomic.Int64
@@ -159,6 +164,7 @@ func (h *harness) startController() (stop func()) {
 			NoTokenInStatus:         opts.noTokenInStatus,
 			ReadBackRate:            opts.readBackRate,
 			DefaultDeletionPolicy:   opts.defaultDeletionPolicy,
+			MinReadBackInterval:     minReadBack(opts),
 		},
 	}
 	Expect(r.SetupWithManager(mctx, mgr)).To(Succeed())
@@ -260,12 +266,27 @@ type apiFront struct {
 	mode atomic.Int32
 	// refusedReads counts the reads frontGet400 answered.
 	refusedReads atomic.Int32
+	// reads counts the reads of each account that went through the front.
+	reads sync.Map // account UID → *atomic.Int32
+}
+
+// readsOf returns how many reads of the account uid went through the front.
+func (f *apiFront) readsOf(uid string) int {
+	if n, ok := f.reads.Load(uid); ok {
+		return int(n.(*atomic.Int32).Load())
+	}
+	return 0
 }
 
 func (f *apiFront) set(m frontMode) { f.mode.Store(int32(m)) }
 
 func (f *apiFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer GinkgoRecover()
+	if r.Method == http.MethodGet {
+		uid := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+		n, _ := f.reads.LoadOrStore(uid, new(atomic.Int32))
+		n.(*atomic.Int32).Add(1)
+	}
 	mode := frontMode(f.mode.Load())
 	if mode == frontPass || !strings.HasPrefix(r.URL.Path, "/api/") {
 		f.sim.ServeHTTP(w, r)
@@ -422,4 +443,12 @@ const (
 
 func keyOf(namespace, name string) client.ObjectKey {
 	return client.ObjectKey{Namespace: namespace, Name: name}
+}
+
+// minReadBack is the controller's MinReadBackInterval for opts.
+func minReadBack(opts harnessOptions) time.Duration {
+	if opts.schedule {
+		return 0
+	}
+	return opts.resync
 }

@@ -48,8 +48,9 @@ import (
 
 // Defaults for Options.
 const (
-	// DefaultResyncPeriod is the default Options.ResyncPeriod.
-	DefaultResyncPeriod = 10 * time.Minute
+	// DefaultResyncPeriod is the default Options.ResyncPeriod: settled accounts
+	// are read once a day.
+	DefaultResyncPeriod = 24 * time.Hour
 	// DefaultUnauthorizedRetryPeriod is the default Options.UnauthorizedRetryPeriod.
 	DefaultUnauthorizedRetryPeriod = 2 * time.Minute
 	// DefaultBackoffBase is the default Options.BackoffBase.
@@ -66,9 +67,14 @@ const (
 // Options configure the controller. A zero duration or count takes its default
 // above; a zero ReadBackRate means no limit.
 type Options struct {
-	// ResyncPeriod is how often a settled account is read back from the API, with
-	// ±20% jitter.
+	// ResyncPeriod is the longest any account goes unread (±20%), unless there are
+	// more accounts than ReadBackRate can read within it. Within it, the read-back
+	// schedule (internal/readback) reads accounts by the odds that they changed.
 	ResyncPeriod time.Duration
+	// MinReadBackInterval is the shortest interval at which the schedule reads an
+	// account back; zero leaves it to the schedule. A resource's read-back-interval
+	// annotation wins over both.
+	MinReadBackInterval time.Duration
 	// UnauthorizedRetryPeriod is how often a call is retried after the API rejected
 	// the partner token (±20%), and how often a resource whose Secret name is taken
 	// (SecretConflict) looks again.

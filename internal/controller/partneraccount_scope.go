@@ -225,7 +225,7 @@ func (r *PartnerAccountReconciler) requeue(pa *billingv1alpha1.PartnerAccount, o
 		// A background read-back, as the schedule says: within the read-back budget,
 		// after user work.
 		now := r.Options.Now()
-		plan, never := readBackPlanOf(pa, now, r.readBacks.Period())
+		plan, never := readBackPlanOf(pa, now, r.Options.MinReadBackInterval, r.readBacks.Period())
 		if never {
 			return ctrl.Result{}, nil
 		}

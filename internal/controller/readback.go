@@ -60,7 +60,7 @@ func (r *PartnerAccountReconciler) scheduleSettledAtStart() handler.EventHandler
 				return
 			}
 			now := r.Options.Now()
-			plan, never := readBackPlanOf(pa, now, r.readBacks.Period())
+			plan, never := readBackPlanOf(pa, now, r.Options.MinReadBackInterval, r.readBacks.Period())
 			if never {
 				return
 			}

@@ -29,10 +29,11 @@ func readBackOverride(pa *billingv1alpha1.PartnerAccount) (every time.Duration, 
 	return d, true, nil
 }
 
-// readBackPlanOf is the read-back plan of pa at now from its status: its interval,
-// whether it is hot, and when its account last changed. never is set when its
-// annotation asks for no read-back at all.
-func readBackPlanOf(pa *billingv1alpha1.PartnerAccount, now time.Time, longest time.Duration) (plan readback.Plan, never bool) {
+// readBackPlanOf is the read-back plan of pa at now from its status: its interval
+// (the schedule's, between shortest and longest, or the annotation's), whether it
+// is hot, and when its account last changed. never is set when its annotation asks
+// for no read-back at all.
+func readBackPlanOf(pa *billingv1alpha1.PartnerAccount, now time.Time, shortest, longest time.Duration) (plan readback.Plan, never bool) {
 	created := pa.CreationTimestamp.Time
 	if pa.Status.CreatedAt != nil {
 		created = pa.Status.CreatedAt.Time
@@ -42,6 +43,7 @@ func readBackPlanOf(pa *billingv1alpha1.PartnerAccount, now time.Time, longest t
 		lastChange = p.Time
 	}
 	plan.Every, plan.Hot = readback.Interval(pa.Status.AccountStatus, now.Sub(created), now.Sub(lastChange), longest)
+	plan.Every = max(plan.Every, min(shortest, longest))
 	plan.LastChange = lastChange
 	if d, set, err := readBackOverride(pa); set && err == nil {
 		plan.Every = d

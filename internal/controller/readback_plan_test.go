@@ -48,27 +48,44 @@ func TestReadBackPlanOf(t *testing.T) {
 	created := metav1.NewTime(now.Add(-5 * time.Minute))
 	pa.Status.CreatedAt = &created
 	pa.Status.AccountStatus = "entitled"
-	plan, never := readBackPlanOf(pa, now, 24*time.Hour)
+	plan, never := readBackPlanOf(pa, now, 0, 24*time.Hour)
 	if never || plan.Every != 20*time.Second || !plan.Hot {
 		t.Errorf("a young entitled account: %+v, never %v", plan, never)
 	}
 
 	provisioned := metav1.NewTime(now.Add(-30 * time.Minute))
 	pa.Status.AccountStatus, pa.Status.ProvisionedAt = "provisioned", &provisioned
-	if plan, _ := readBackPlanOf(pa, now, 24*time.Hour); plan.Every != 10*time.Minute || plan.Hot || !plan.LastChange.Equal(provisioned.Time) {
+	if plan, _ := readBackPlanOf(pa, now, 0, 24*time.Hour); plan.Every != 10*time.Minute || plan.Hot || !plan.LastChange.Equal(provisioned.Time) {
 		t.Errorf("just provisioned: %+v", plan)
 	}
 
 	pa.Annotations = map[string]string{billingv1alpha1.ReadBackIntervalAnnotation: "0"}
-	if _, never := readBackPlanOf(pa, now, 24*time.Hour); !never {
+	if _, never := readBackPlanOf(pa, now, 0, 24*time.Hour); !never {
 		t.Error("an interval of 0 reads back")
 	}
 	pa.Annotations[billingv1alpha1.ReadBackIntervalAnnotation] = "45s"
-	if plan, never := readBackPlanOf(pa, now, 24*time.Hour); never || plan.Every != 45*time.Second {
+	if plan, never := readBackPlanOf(pa, now, 0, 24*time.Hour); never || plan.Every != 45*time.Second {
 		t.Errorf("an interval of 45s: %+v", plan)
 	}
 	pa.Annotations[billingv1alpha1.ReadBackIntervalAnnotation] = "often"
-	if plan, _ := readBackPlanOf(pa, now, 24*time.Hour); plan.Every != 10*time.Minute {
+	if plan, _ := readBackPlanOf(pa, now, 0, 24*time.Hour); plan.Every != 10*time.Minute {
 		t.Errorf("an invalid interval: %+v, want the schedule's", plan)
+	}
+}
+
+func TestReadBackPlanOfKeepsToTheShortestInterval(t *testing.T) {
+	now := time.Date(2050, 1, 10, 12, 0, 0, 0, time.UTC)
+	pa := &billingv1alpha1.PartnerAccount{}
+	created := metav1.NewTime(now.Add(-5 * time.Minute))
+	pa.Status.CreatedAt, pa.Status.AccountStatus = &created, "entitled"
+	if plan, _ := readBackPlanOf(pa, now, 10*time.Minute, 24*time.Hour); plan.Every != 10*time.Minute {
+		t.Errorf("with a shortest interval of 10m: every %v", plan.Every)
+	}
+	if plan, _ := readBackPlanOf(pa, now, time.Hour, 30*time.Minute); plan.Every != 30*time.Minute {
+		t.Errorf("a shortest interval above the longest: every %v, want the longest", plan.Every)
+	}
+	pa.Annotations = map[string]string{billingv1alpha1.ReadBackIntervalAnnotation: "5s"}
+	if plan, _ := readBackPlanOf(pa, now, 10*time.Minute, 24*time.Hour); plan.Every != 5*time.Second {
+		t.Errorf("the annotation does not win: every %v", plan.Every)
 	}
 }

@@ -29,8 +29,9 @@ type run struct {
 // Run starts a fresh environment, measures, stops the environment and returns
 // the figures. The operator is installed from the chart and runs with the
 // rendered Deployment's arguments and environment, followed by
-// --partner-api-rps=cfg.RPS, --resync-period=cfg.ResyncPeriod and
-// cfg.OperatorArgs; the simulator runs with --latency=cfg.Latency.
+// --partner-api-rps=cfg.RPS, --resync-period and --min-read-back-interval at
+// cfg.ResyncPeriod, and cfg.OperatorArgs; the simulator runs with
+// --latency=cfg.Latency.
 func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -45,6 +46,9 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		OperatorArgs: append([]string{
 			"--partner-api-rps=" + strconv.FormatFloat(cfg.RPS, 'f', -1, 64),
 			"--resync-period=" + cfg.ResyncPeriod.String(),
+			// Every read-back at the resync period, also a young account's, so that
+			// none falls in the idle and restart windows.
+			"--min-read-back-interval=" + cfg.ResyncPeriod.String(),
 		}, cfg.OperatorArgs...),
 	})
 	if err != nil {

@@ -62,7 +62,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		// No resync during the suite: every request the simulator counts comes from
 		// something a spec did. The most verbose logging, so that the check that no
 		// secret is ever logged sees everything the operator can log.
-		OperatorArgs: []string{"--resync-period=10m", "--zap-log-level=127"},
+		OperatorArgs: []string{"--resync-period=10m", "--min-read-back-interval=10m", "--zap-log-level=127"},
 	})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func(ctx SpecContext) {

@@ -97,7 +97,7 @@ var _ = Describe("PartnerAccounts used with kubectl", Ordered, func() {
 
 		headers, rows = table(kubectl(ctx, "get", "pa", "-n", ns, "-o", "wide"))
 		Expect(headers).To(Equal([]string{"NAME", "ACCOUNT-UID", "TYPE", "DOMAIN", "REMOTE-STATUS", "ENDS", "READY", "REASON",
-			"AGE", "MESSAGE", "SUSPEND", "DELETION-POLICY"}))
+			"AGE", "MESSAGE", "SUSPEND", "DELETION-POLICY", "MEMBERS", "MANAGEMENT", "DRIFT"}))
 		Expect(rows).To(HaveLen(len(samples)))
 		for _, r := range rows {
 			Expect(r).To(HaveKeyWithValue("MESSAGE", "The account is entitled"))

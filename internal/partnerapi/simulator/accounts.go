@@ -203,6 +203,21 @@ func (s *Server) Redeem(uid string) error {
 	})
 }
 
+// SetDeployedMembers sets how many members the customer's account has, as the
+// customer inviting family members or colleagues does.
+func (s *Server) SetDeployedMembers(uid string, n int) error {
+	if n < 0 {
+		return fmt.Errorf("simulator: %d members", n)
+	}
+	return s.control(uid, func(a *account, now time.Time) error {
+		if a.DeployedMembers != n {
+			a.DeployedMembers = n
+			a.UpdatedAt = now
+		}
+		return nil
+	})
+}
+
 // Suspend suspends the account, as 1Password might; suspending a suspended
 // account changes nothing.
 func (s *Server) Suspend(uid string) error {

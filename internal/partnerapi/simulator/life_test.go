@@ -349,3 +349,26 @@ func TestWireDetails(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestSetDeployedMembers(t *testing.T) {
+	h := newHarness(t, simulator.Options{Dialect: simulator.DialectPublished})
+	h.create("members-1", "F", "")
+	if err := h.sim.Redeem("members-1"); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := h.sim.Account("members-1")
+	h.clock.Add(time.Minute)
+	if err := h.sim.SetDeployedMembers("members-1", 4); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := h.sim.Account("members-1")
+	if after.DeployedMembers != 4 || !after.UpdatedAt.After(before.UpdatedAt) {
+		t.Errorf("after: %+v", after)
+	}
+	if got := h.do(http.MethodGet, accountPath("members-1"), nil).json(t)["deployed_members"]; got != float64(4) {
+		t.Errorf("the API answers deployed_members %v", got)
+	}
+	if err := h.sim.SetDeployedMembers("nobody", 1); !errors.Is(err, simulator.ErrNotFound) {
+		t.Errorf("an unknown account: %v", err)
+	}
+}
