@@ -121,6 +121,43 @@ const (
 // ReasonReconcileSuspended is the Ready=Unknown reason while spec.suspend is true.
 const ReasonReconcileSuspended = "ReconcileSuspended"
 
+// Reasons of a PartnerAccount whose PartnerConnection (spec.connectionRef) it
+// cannot use: no call is made. The message names the connection and why.
+const (
+	// ReasonConnectionNotFound: no PartnerConnection has that name.
+	ReasonConnectionNotFound = "ConnectionNotFound"
+	// ReasonConnectionNotAllowed: the connection's namespaceSelector does not admit
+	// this resource's namespace.
+	ReasonConnectionNotAllowed = "ConnectionNotAllowed"
+	// ReasonConnectionNotReady: the connection cannot be used yet: its token
+	// Secret or CA Secret is missing or unusable, or its URL is refused.
+	ReasonConnectionNotReady = "ConnectionNotReady"
+)
+
+// Reasons of a PartnerConnection's Ready condition.
+const (
+	// ReasonConnectionVerified (True): the token could be read, the server
+	// accepted it, and it has answered with an account (status.endpointProven).
+	ReasonConnectionVerified = "Verified"
+	// ReasonConnectionTokenAccepted (True): the token could be read and the server
+	// did not refuse it, but it has not answered with an account yet, so its
+	// 404s prove nothing: a connection no account was made on yet.
+	ReasonConnectionTokenAccepted = "TokenAccepted"
+	// ReasonConnectionUnauthorized: the server rejected the token (401 or 403).
+	ReasonConnectionUnauthorized = "Unauthorized"
+	// ReasonConnectionUnreachable: no answer came, or a 5xx or 429.
+	ReasonConnectionUnreachable = "Unreachable"
+	// ReasonConnectionMisconfigured: the token or CA Secret is missing or
+	// unusable, the URL is refused, or what answers is not the Partnership API.
+	ReasonConnectionMisconfigured = "Misconfigured"
+	// ReasonConnectionInUse: the connection is being deleted and waits for the
+	// PartnerAccounts that use it to go.
+	ReasonConnectionInUse = "InUse"
+)
+
+// ConnectionFinalizer keeps a PartnerConnection while PartnerAccounts use it.
+const ConnectionFinalizer = "billing.partnerbilling.io/in-use"
+
 // Reasons of an observed resource (spec.managementPolicy Observe).
 const (
 	// ReasonAccountObserved (Ready=True): the account exists and was read; the

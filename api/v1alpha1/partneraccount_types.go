@@ -57,6 +57,7 @@ const (
 )
 
 // PartnerAccountSpec declares one customer's partner billing account.
+// +kubebuilder:validation:XValidation:rule="has(self.connectionRef) == has(oldSelf.connectionRef) && (!has(self.connectionRef) || self.connectionRef.name == oldSelf.connectionRef.name)",message="connectionRef is immutable: an account belongs to the server that made it"
 type PartnerAccountSpec struct {
 	// accountUID is the partner's identifier for the customer's billing account.
 	// It names the remote account and cannot be changed.
@@ -123,6 +124,13 @@ type PartnerAccountSpec struct {
 	// +optional
 	AdoptExisting bool `json:"adoptExisting,omitempty"`
 
+	// connectionRef names the PartnerConnection (the Partnership API server and
+	// partner token) this account lives on; unset, the one the operator's flags set.
+	// It cannot be added, changed or removed later: an account belongs to the server
+	// that made it.
+	// +optional
+	ConnectionRef *ConnectionReference `json:"connectionRef,omitempty"`
+
 	// activationTokenSecretRef names a Secret in this resource's namespace that the
 	// controller writes and owns, holding the activation token (key
 	// activationToken), the redemption link (redemptionURL) and accountUID. When it
@@ -131,6 +139,15 @@ type PartnerAccountSpec struct {
 	// the controller did not create is never overwritten.
 	// +optional
 	ActivationTokenSecretRef *SecretReference `json:"activationTokenSecretRef,omitempty"`
+}
+
+// ConnectionReference names a PartnerConnection.
+type ConnectionReference struct {
+	// name is the PartnerConnection's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
 }
 
 // SecretReference names a Secret in the PartnerAccount's own namespace.

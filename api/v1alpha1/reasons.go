@@ -83,7 +83,7 @@ var Reasons = map[string]ReasonInfo{
 	ReasonAccountReady: {Ready: metav1.ConditionTrue, Retry: RetryReadBack, Alert: AlertNone, Health: HealthHealthy},
 	ReasonAccountObserved: {Ready: metav1.ConditionTrue, Retry: RetryReadBack, Alert: AlertNone,
 		Health: HealthHealthy},
-	ReasonEnded:        {Ready: metav1.ConditionTrue, Retry: RetryReadBack, Alert: AlertNone, Health: HealthHealthy},
+	ReasonEnded: {Ready: metav1.ConditionTrue, Retry: RetryReadBack, Alert: AlertNone, Health: HealthHealthy},
 
 	ReasonProgressing: {Ready: metav1.ConditionUnknown, Reconciling: true, Retry: RetryBackoff, Alert: AlertNone,
 		Health: HealthProgressing},
@@ -114,6 +114,12 @@ var Reasons = map[string]ReasonInfo{
 		Health: HealthDegraded},
 	ReasonObservedAccountMissing: {Ready: metav1.ConditionFalse, Warning: true, Retry: RetryReadBack,
 		Alert: AlertFailing, Health: HealthDegraded},
+	ReasonConnectionNotFound: {Ready: metav1.ConditionFalse, Warning: true, Retry: RetrySlowly, Alert: AlertFailing,
+		Health: HealthDegraded},
+	ReasonConnectionNotAllowed: {Ready: metav1.ConditionFalse, Warning: true, Retry: RetrySlowly, Alert: AlertFailing,
+		Health: HealthDegraded},
+	ReasonConnectionNotReady: {Ready: metav1.ConditionFalse, Warning: true, Retry: RetrySlowly, Alert: AlertFailing,
+		Health: HealthDegraded},
 
 	ReasonInvalidRequest: {Ready: metav1.ConditionFalse, Stalled: true, Warning: true, Retry: RetryOnChange,
 		Alert: AlertStalled, Health: HealthDegraded},
@@ -125,4 +131,16 @@ var Reasons = map[string]ReasonInfo{
 		Alert: AlertStalled, Health: HealthDegraded},
 	ReasonAccountReplaced: {Ready: metav1.ConditionFalse, Stalled: true, Warning: true, Retry: RetryOnChange,
 		Alert: AlertStalled, Health: HealthDegraded},
+}
+
+// ConnectionReasons are the reasons of a PartnerConnection's Ready condition and
+// the status each goes with. A PartnerConnection's Ready says nothing about the
+// PartnerAccounts on it: each has its own.
+var ConnectionReasons = map[string]metav1.ConditionStatus{
+	ReasonConnectionVerified:      metav1.ConditionTrue,
+	ReasonConnectionTokenAccepted: metav1.ConditionTrue,
+	ReasonConnectionUnauthorized:  metav1.ConditionFalse,
+	ReasonConnectionUnreachable:   metav1.ConditionFalse,
+	ReasonConnectionMisconfigured: metav1.ConditionFalse,
+	ReasonConnectionInUse:         metav1.ConditionFalse,
 }

@@ -779,3 +779,78 @@ func TestChartNotes(t *testing.T) {
 		t.Errorf("with a metrics reader, NOTES.txt still asks for one:\n%s", text)
 	}
 }
+
+// connectionAPI is the PartnerConnection kind as --api-versions names it, for a
+// cluster that has the CRD.
+const connectionAPI = "billing.partnerbilling.io/v1alpha1/PartnerConnection"
+
+func TestChartConnections(t *testing.T) {
+	values := writeFile(t, "connections.yaml", `connections:
+  - name: test-server
+    url: https://billing.b5test.eu/api/v1
+    tokenSecret: {name: partner-api-token-test}
+    rateLimit: {rps: 5, burst: 10}
+    namespaceSelector: {matchLabels: {billing: test}}
+  - name: brand-b
+    url: https://billing.1password.com/api/v1
+    tokenSecret: {name: brand-b-token, key: bearer}
+    caSecret: {name: brand-b-ca}
+`)
+	if objs := mustHelmTemplateArgs(t, "-f", values); len(objs.ofKind("PartnerConnection")) != 0 {
+		t.Errorf("PartnerConnections rendered for a cluster without their CRD, which helm install refuses: %v",
+			objs.ofKind("PartnerConnection"))
+	}
+	objs := mustHelmTemplateArgs(t, "-f", values, "--api-versions", connectionAPI)
+	test, brand := objs["PartnerConnection/test-server"], objs["PartnerConnection/brand-b"]
+	if test == nil || brand == nil {
+		t.Fatalf("the PartnerConnections are not rendered: %v", objs.ofKind("PartnerConnection"))
+	}
+	for path, want := range map[string]any{
+		"spec.url":                                   "https://billing.b5test.eu/api/v1",
+		"spec.tokenSecretRef.name":                   "partner-api-token-test",
+		"spec.tokenSecretRef.key":                    "token",
+		"spec.rateLimit.rps":                         float64(5),
+		"spec.rateLimit.burst":                       float64(10),
+		"spec.namespaceSelector.matchLabels.billing": "test",
+		"spec.caSecretRef":                           nil,
+	} {
+		if got := get(test, strings.Split(path, ".")...); got != want {
+			t.Errorf("test-server %s = %v, want %v", path, got, want)
+		}
+	}
+	for path, want := range map[string]any{
+		"spec.tokenSecretRef.key": "bearer",
+		"spec.caSecretRef.name":   "brand-b-ca",
+		"spec.caSecretRef.key":    "ca.crt",
+		"spec.rateLimit":          nil,
+	} {
+		if got := get(brand, strings.Split(path, ".")...); got != want {
+			t.Errorf("brand-b %s = %v, want %v", path, got, want)
+		}
+	}
+
+	for _, tt := range []struct{ values, mention string }{
+		{"connections: [{url: https://x.example/api/v1, tokenSecret: {name: t}}]", "connections[0].name"},
+		{"connections: [{name: a, tokenSecret: {name: t}}]", "connections[0].url"},
+		{"connections: [{name: a, url: https://x.example/api/v1}]", "connections[0].tokenSecret.name"},
+	} {
+		_, err := helmTemplateArgs(t, "-f", writeFile(t, "bad.yaml", tt.values), "--api-versions", connectionAPI)
+		wantError(t, tt.values, err, tt.mention)
+	}
+
+	if text := notes(t, "connections[0].name=a", "connections[0].url=https://x.example/api/v1",
+		"connections[0].tokenSecret.name=t"); !strings.Contains(text, "helm upgrade --install again") {
+		t.Errorf("after a first install, NOTES.txt does not say to run the upgrade again for the connections:\n%s", text)
+	}
+}
+
+// ofKind returns the keys of the objects of kind.
+func (o objects) ofKind(kind string) []string {
+	var keys []string
+	for k := range o {
+		if strings.HasPrefix(k, kind+"/") {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}

@@ -302,6 +302,7 @@ var copies = map[string]string{
 	"hack/chart/templates/_partner-api.tpl":                     "templates/_partner-api.tpl",
 	"hack/chart/templates/_values.tpl":                          "templates/_values.tpl",
 	"hack/chart/templates/manager/partner-api-ca.yaml":          "templates/manager/partner-api-ca.yaml",
+	"hack/chart/templates/connections/partner-connections.yaml": "templates/connections/partner-connections.yaml",
 	"hack/chart/templates/rbac/metrics-reader-rolebinding.yaml": "templates/rbac/metrics-reader-rolebinding.yaml",
 	"hack/chart/templates/monitoring/prometheusrule.yaml":       "templates/monitoring/prometheusrule.yaml",
 	"hack/chart/templates/monitoring/grafana-dashboard.yaml":    "templates/monitoring/grafana-dashboard.yaml",

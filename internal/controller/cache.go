@@ -14,17 +14,24 @@ import (
 // every object it applied; the controller never reads it.
 const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 
-// ConfigureCache sets what the manager's cache must hold for the controller, and
+// ConfigureCache sets what the manager's cache must hold for the controllers, and
 // nothing more: of Secrets, only the operator's own (so memory does not grow with
-// the cluster's other Secrets); of every object, no managedFields and no
-// last-applied-configuration annotation.
-func ConfigureCache(opts *cache.Options) {
+// the cluster's other Secrets), and in connectionNamespace (the operator's, where
+// PartnerConnections' token Secrets are; "" for none) all of them; of every object,
+// no managedFields and no last-applied-configuration annotation.
+func ConfigureCache(opts *cache.Options, connectionNamespace string) {
 	if opts.ByObject == nil {
 		opts.ByObject = map[client.Object]cache.ByObject{}
 	}
-	opts.ByObject[&corev1.Secret{}] = cache.ByObject{
-		Label: labels.SelectorFromSet(labels.Set{billingv1alpha1.ManagedByLabel: billingv1alpha1.ManagedByValue}),
+	own := labels.SelectorFromSet(labels.Set{billingv1alpha1.ManagedByLabel: billingv1alpha1.ManagedByValue})
+	secrets := cache.ByObject{Label: own}
+	if connectionNamespace != "" {
+		secrets = cache.ByObject{Namespaces: map[string]cache.Config{
+			connectionNamespace: {LabelSelector: labels.Everything()},
+			cache.AllNamespaces: {LabelSelector: own},
+		}}
 	}
+	opts.ByObject[&corev1.Secret{}] = secrets
 	opts.DefaultTransform = stripUnread
 }
 

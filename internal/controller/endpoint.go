@@ -26,9 +26,11 @@ const (
 // proofInterval, so that proving costs a few calls, not one per resource.
 type endpointProver struct {
 	api partnerapi.Client
-	// known returns up to n accountUIDs of accounts known to exist, other than
-	// except.
-	known func(except string, n int) []string
+	// connection is the connection's name, "" for the default.
+	connection string
+	// known returns up to n accountUIDs of accounts on a connection known to exist,
+	// other than except.
+	known func(connection, except string, n int) []string
 
 	mu     sync.Mutex
 	failed time.Time
@@ -48,7 +50,7 @@ func (p *endpointProver) prove(ctx context.Context, except string) bool {
 		return p.api.Proven()
 	}
 	log := logf.FromContext(ctx)
-	for _, uid := range p.known(except, proofReads) {
+	for _, uid := range p.known(p.connection, except, proofReads) {
 		if _, err := p.api.Get(ctx, uid); err == nil {
 			log.Info("Partnership API endpoint proven by reading an account known to exist",
 				"endpoint", p.api.Endpoint(), "accountUID", uid)

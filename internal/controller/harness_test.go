@@ -26,7 +26,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
@@ -44,12 +43,15 @@ type harness struct {
 	sim   *simulator.Server
 	front *apiFront
 	// serverURL is the front's address; apiURL the base URL the controller calls.
-	serverURL      string
-	apiURL         string
-	tokenFile      string
-	namespaces     []string
-	opts           harnessOptions
-	stopController func()
+	serverURL  string
+	apiURL     string
+	tokenFile  string
+	namespaces []string
+	// secretNamespace is the operator's own namespace, where PartnerConnections'
+	// Secrets are, when the harness runs the PartnerConnection controller.
+	secretNamespace string
+	opts            harnessOptions
+	stopController  func()
 	// apiClockOffset is how far the simulator's clock is from this machine's, in
 	// nanoseconds: a skewed API clock, or time that passed while the operator was
 	// down.
@@ -74,6 +76,11 @@ type harnessOptions struct {
 	// apart; without it every account is read back exactly every resync, so that
 	// the requests a spec counts are its own.
 	schedule bool
+	// connections runs the PartnerConnection controller too, with its Secrets in a
+	// namespace of the harness's own (secretNamespace), verifying every
+	// verifyPeriod (0: its default).
+	connections  bool
+	verifyPeriod time.Duration
 }
 
 var namespaceSeq atomic.Int64
@@ -93,6 +100,11 @@ func startHarness(opts harnessOptions) *harness {
 		ns := fmt.Sprintf("test-%d", namespaceSeq.Add(1))
 		Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
 		h.namespaces = append(h.namespaces, ns)
+	}
+	if opts.connections {
+		h.secretNamespace = fmt.Sprintf("operator-%d", namespaceSeq.Add(1))
+		Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: h.secretNamespace}})).
+			To(Succeed())
 	}
 
 	var err error
@@ -124,13 +136,6 @@ func (h *harness) startController() (stop func()) {
 		RequestsPerSecond: 1000, Burst: 1000, UnauthorizedRetryPeriod: opts.apiUnauthorizedRetry,
 	})
 	Expect(err).NotTo(HaveOccurred())
-	reauthorized := make(chan event.GenericEvent, 1)
-	api.OnReauthorized(func() {
-		select {
-		case reauthorized <- event.GenericEvent{Object: &billingv1alpha1.PartnerAccount{}}:
-		default:
-		}
-	})
 
 	namespaces := map[string]cache.Config{}
 	for _, ns := range h.namespaces {
@@ -140,7 +145,7 @@ func (h *harness) startController() (stop func()) {
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  cacheOptions(namespaces),
+		Cache:                  cacheOptions(namespaces, h.secretNamespace),
 		// Every harness registers the same controller name in one process.
 		Controller: config.Controller{SkipNameValidation: new(true)},
 	})
@@ -151,11 +156,10 @@ func (h *harness) startController() (stop func()) {
 		unauthorizedRetry = opts.unauthorizedRetry
 	}
 	r := &PartnerAccountReconciler{
-		Client:       mgr.GetClient(),
-		APIReader:    mgr.GetAPIReader(),
-		API:          api,
-		Recorder:     mgr.GetEventRecorder("partner-account-operator"),
-		Reauthorized: reauthorized,
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		API:       api,
+		Recorder:  mgr.GetEventRecorder("partner-account-operator"),
 		Options: Options{
 			ResyncPeriod:            opts.resync,
 			UnauthorizedRetryPeriod: unauthorizedRetry,
@@ -168,6 +172,16 @@ func (h *harness) startController() (stop func()) {
 		},
 	}
 	Expect(r.SetupWithManager(mctx, mgr)).To(Succeed())
+	if opts.connections {
+		Expect((&PartnerConnectionReconciler{
+			Client:   mgr.GetClient(),
+			Accounts: r,
+			Defaults: partnerapi.Config{Timeout: 5 * time.Second, RequestsPerSecond: 1000, Burst: 1000,
+				UnauthorizedRetryPeriod: opts.apiUnauthorizedRetry},
+			SecretNamespace: h.secretNamespace,
+			VerifyPeriod:    opts.verifyPeriod,
+		}).SetupWithManager(mctx, mgr)).To(Succeed())
+	}
 	done := make(chan struct{})
 	go func() {
 		defer GinkgoRecover()
@@ -201,10 +215,11 @@ func (h *harness) skewAPIClock(d time.Duration) { h.apiClockOffset.Add(int64(d))
 
 func (h *harness) ns() string { return h.namespaces[0] }
 
-// cacheOptions are the operator's cache options, limited to namespaces.
-func cacheOptions(namespaces map[string]cache.Config) cache.Options {
+// cacheOptions are the operator's cache options, limited to namespaces, with the
+// PartnerConnections' Secrets in secretNamespace.
+func cacheOptions(namespaces map[string]cache.Config, secretNamespace string) cache.Options {
 	opts := cache.Options{DefaultNamespaces: namespaces}
-	ConfigureCache(&opts)
+	ConfigureCache(&opts, secretNamespace)
 	return opts
 }
 

@@ -21,7 +21,8 @@ import (
 // docs/metrics.md describes them, and the alerts and dashboard use them. No label
 // names an account or a namespace.
 const (
-	// MetricResources is a gauge of PartnerAccounts by Ready status and reason.
+	// MetricResources is a gauge of PartnerAccounts by Ready status, reason and
+	// connection (partnerapi.LabelConnection).
 	MetricResources = "partneraccount_resources"
 	// MetricRemoteAccounts is a gauge of PartnerAccounts by remote account status.
 	MetricRemoteAccounts = "partneraccount_remote_accounts"
@@ -55,8 +56,8 @@ const (
 var (
 	resourcesGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: MetricResources,
-		Help: "PartnerAccounts by the status and reason of their Ready condition.",
-	}, []string{"ready", "reason"})
+		Help: "PartnerAccounts by the status and reason of their Ready condition, and the connection they use.",
+	}, []string{"ready", "reason", partnerapi.LabelConnection})
 
 	remoteAccountsGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: MetricRemoteAccounts,
@@ -130,7 +131,7 @@ func init() {
 		remoteAccountsGauge.WithLabelValues(s)
 	}
 	for reason, info := range billingv1alpha1.Reasons {
-		resourcesGauge.WithLabelValues(string(info.Ready), reason)
+		resourcesGauge.WithLabelValues(string(info.Ready), reason, partnerapi.DefaultConnection)
 	}
 	for _, f := range driftFields {
 		driftedGauge.WithLabelValues(string(f))
@@ -140,13 +141,15 @@ func init() {
 // accountState is what the gauges count of one PartnerAccount.
 type accountState struct {
 	ready, reason, remote string
+	// connection is the value of the connection label.
+	connection string
 	// drifted holds, for each of driftFields, whether the account differs in it.
 	drifted [3]bool
 }
 
 // count adds d to the gauges' series of st.
 func (st accountState) count(d float64) {
-	resourcesGauge.WithLabelValues(st.ready, st.reason).Add(d)
+	resourcesGauge.WithLabelValues(st.ready, st.reason, st.connection).Add(d)
 	remoteAccountsGauge.WithLabelValues(st.remote).Add(d)
 	for i, f := range driftFields {
 		if st.drifted[i] {
@@ -155,9 +158,20 @@ func (st accountState) count(d float64) {
 	}
 }
 
+// forgetConnectionSeries drops the series of a PartnerConnection no PartnerAccount
+// uses any more, so that the connection label has a value for each connection in
+// use, not for every name ever written in a spec.connectionRef.
+func forgetConnectionSeries(connection string) {
+	resourcesGauge.DeletePartialMatch(prometheus.Labels{partnerapi.LabelConnection: connection})
+}
+
 // stateOf is pa's accountState, with bounded label values.
 func stateOf(pa *billingv1alpha1.PartnerAccount) accountState {
-	st := accountState{ready: string(metav1.ConditionUnknown), reason: "None", remote: remoteNone}
+	st := accountState{ready: string(metav1.ConditionUnknown), reason: "None", remote: remoteNone,
+		connection: partnerapi.DefaultConnection}
+	if name := connectionOf(pa); name != "" {
+		st.connection = name
+	}
 	if c := meta.FindStatusCondition(pa.Status.Conditions, billingv1alpha1.ConditionReady); c != nil {
 		st.ready = string(c.Status)
 		if _, known := billingv1alpha1.Reasons[c.Reason]; known {

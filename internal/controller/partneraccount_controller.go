@@ -28,6 +28,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -36,11 +37,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
+	"github.com/go-logr/logr"
 	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
 	"github.com/partnerbilling/partner-account-operator/internal/partnerapi"
 	"github.com/partnerbilling/partner-account-operator/internal/readback"
@@ -143,16 +144,16 @@ type PartnerAccountReconciler struct {
 	Recorder events.EventRecorder
 	// Options tune timing.
 	Options Options
-	// Reauthorized, when set, tells the controller that the API accepts the partner
-	// token again, so that the PartnerAccounts waiting as Unauthorized are retried
-	// at once (see partnerapi.HTTPClient.OnReauthorized).
-	Reauthorized <-chan event.GenericEvent
 
-	readBacks *readback.Calendar
-	tracker   *accountTracker
-	prover    *endpointProver
-	tokens    *deletedTokens
-	uninstall *uninstallWatch
+	conns   *connectionSet
+	tracker *accountTracker
+	log     logr.Logger
+	// reauthorized receives, from a connection's client, that the API accepts its
+	// partner token again; the event's object is a PartnerConnection naming the
+	// connection ("" the default).
+	reauthorized chan event.GenericEvent
+	tokens       *deletedTokens
+	uninstall    *uninstallWatch
 }
 
 // +kubebuilder:rbac:groups=billing.partnerbilling.io,resources=partneraccounts,verbs=get;list;watch;patch
@@ -189,10 +190,12 @@ func (r *PartnerAccountReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 // spec.accountUID in line with the cache.
 func (r *PartnerAccountReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	r.Options = r.Options.withDefaults()
-	r.readBacks = readback.NewCalendar(r.Options.ResyncPeriod, r.Options.ReadBackRate, mgr.GetLogger().WithName("readback"),
-		func(p time.Duration) { readBackPeriod.Set(p.Seconds()) })
-	r.tracker = newAccountTracker(r.readBacks)
-	r.prover = &endpointProver{api: r.API, known: r.tracker.knownToExist}
+	r.log = mgr.GetLogger()
+	r.conns = newConnectionSet(nil)
+	r.tracker = newAccountTracker(r.conns.accountsChanged)
+	r.reauthorized = make(chan event.GenericEvent, 16)
+	r.conns.def = r.newConnection("", r.API, r.Options.ReadBackRate, mgr.GetLogger())
+	r.watchReauthorization(r.conns.def)
 	r.tokens = newDeletedTokens(r.tracker.isLive)
 	r.tracker.onGone = r.tokens.forget
 	r.uninstall = &uninstallWatch{reader: r.APIReader}
@@ -227,11 +230,13 @@ func (r *PartnerAccountReconciler) SetupWithManager(ctx context.Context, mgr ctr
 			ReconciliationTimeout:   r.Options.ReconcileTimeout,
 		}).
 		Named("partneraccount")
-	if r.Reauthorized != nil {
-		// When the API accepts the token again, the accounts that waited come back
-		// behind user work.
-		b = b.WatchesRawSource(source.Channel(r.Reauthorized, r.reauthorizedEvents()))
-	}
+	// A PartnerConnection that comes, changes or becomes ready lets its accounts
+	// that waited for it go on.
+	b = b.Watches(&billingv1alpha1.PartnerConnection{}, handler.EnqueueRequestsFromMapFunc(r.accountsOfConnection),
+		builder.WithPredicates(connectionChanged()))
+	// When the API accepts a connection's token again, its accounts that waited
+	// come back behind user work.
+	b = b.WatchesRawSource(source.Channel(r.reauthorized, r.reauthorizedEvents()))
 	return b.Complete(r)
 }
 
@@ -240,26 +245,67 @@ func (r *PartnerAccountReconciler) SetupWithManager(ctx context.Context, mgr ctr
 // an edit.
 func (r *PartnerAccountReconciler) reauthorizedEvents() handler.EventHandler {
 	return handler.Funcs{
-		GenericFunc: func(ctx context.Context, _ event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			for _, req := range r.unauthorizedAccounts(ctx) {
+		GenericFunc: func(ctx context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			for _, req := range r.unauthorizedAccounts(ctx, e.Object.GetName()) {
 				addAtReadBackPriority(q, req, 0, false)
 			}
 		},
 	}
 }
 
-// unauthorizedAccounts returns the PartnerAccounts waiting as Unauthorized.
-func (r *PartnerAccountReconciler) unauthorizedAccounts(ctx context.Context) []reconcile.Request {
-	var list billingv1alpha1.PartnerAccountList
-	if err := r.List(ctx, &list); err != nil {
-		logf.FromContext(ctx).Error(err, "Failed to list the PartnerAccounts to retry")
-		return nil
+// newConnection makes the connection name ("" the default) around api, with its own
+// read-back calendar at readBackRate and its own endpoint prover.
+func (r *PartnerAccountReconciler) newConnection(name string, api partnerapi.Client, readBackRate float64,
+	log logr.Logger) *connection {
+	c := &connection{name: name, api: api}
+	c.readBacks = readback.NewCalendar(r.Options.ResyncPeriod, readBackRate,
+		log.WithName("readback").WithValues("connection", c.label()), func(p time.Duration) {
+			if name == "" {
+				readBackPeriod.Set(p.Seconds())
+			}
+		})
+	c.prover = &endpointProver{api: api, connection: name, known: r.tracker.knownToExist}
+	return c
+}
+
+// accountsOfConnection maps a PartnerConnection to the PartnerAccounts that use it.
+func (r *PartnerAccountReconciler) accountsOfConnection(_ context.Context, o client.Object) []reconcile.Request {
+	keys := r.tracker.withConnection(o.GetName())
+	reqs := make([]reconcile.Request, 0, len(keys))
+	for _, key := range keys {
+		reqs = append(reqs, reconcile.Request{NamespacedName: key})
 	}
+	return reqs
+}
+
+// unauthorizedAccounts returns the PartnerAccounts on connection ("" the default)
+// waiting as Unauthorized.
+func (r *PartnerAccountReconciler) unauthorizedAccounts(ctx context.Context, connection string) []reconcile.Request {
 	var reqs []reconcile.Request
-	for i := range list.Items {
-		if readyReason(&list.Items[i].Status) == billingv1alpha1.ReasonUnauthorized {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	for _, key := range r.tracker.withConnection(connection) {
+		pa := &billingv1alpha1.PartnerAccount{}
+		if err := r.Get(ctx, key, pa); err != nil {
+			continue // gone since
+		}
+		if readyReason(&pa.Status) == billingv1alpha1.ReasonUnauthorized {
+			reqs = append(reqs, reconcile.Request{NamespacedName: key})
 		}
 	}
 	return reqs
+}
+
+// watchReauthorization tells the controller each time c's client accepts its
+// token again, when the client can say so.
+func (r *PartnerAccountReconciler) watchReauthorization(c *connection) {
+	api, ok := c.api.(interface{ OnReauthorized(func()) })
+	if !ok {
+		return
+	}
+	ev := event.GenericEvent{Object: &billingv1alpha1.PartnerConnection{ObjectMeta: metav1.ObjectMeta{Name: c.name}}}
+	api.OnReauthorized(func() {
+		select {
+		case r.reauthorized <- ev:
+		default: // a wake-up is already pending
+		}
+	})
 }

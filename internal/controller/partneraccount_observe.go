@@ -40,7 +40,7 @@ func (r *PartnerAccountReconciler) observeAccount(ctx context.Context, s *scope)
 		return err
 	}
 	uid := pa.Spec.AccountUID
-	acct, err := r.API.Get(ctx, uid)
+	acct, err := s.conn.api.Get(ctx, uid)
 	if err != nil {
 		switch r.absence(ctx, s, err) {
 		case absentProven:
@@ -57,7 +57,7 @@ func (r *PartnerAccountReconciler) observeAccount(ctx context.Context, s *scope)
 		// Not the account it owned when it was managed: that ownership is over.
 		s.ownership = ownDropped
 	}
-	s.observe(acct, r.API.Endpoint())
+	s.observe(acct, s.conn.api.Endpoint())
 	s.observed = true
 	s.conclude(observedOutcome(acct, driftOf(&pa.Spec, acct)))
 	return nil

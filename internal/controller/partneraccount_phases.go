@@ -37,6 +37,9 @@ func (r *PartnerAccountReconciler) reconcileAccount(ctx context.Context, s *scop
 		s.conclude(suspendedOutcome())
 		return nil
 	}
+	if ok, err := r.useConnection(ctx, s); err != nil || !ok {
+		return err
+	}
 	if observing(pa) {
 		return r.observeAccount(ctx, s)
 	}
@@ -70,34 +73,17 @@ func (r *PartnerAccountReconciler) reconcileAccount(ctx context.Context, s *scop
 func (r *PartnerAccountReconciler) claim(ctx context.Context, s *scope) (claim *billingv1alpha1.CreateClaim, fresh bool, err error) {
 	pa := s.pa
 	if c := currentClaim(&pa.Status, r.Options.Now()); c != nil {
-		return r.onAPIClock(c), false, nil
+		return s.conn.onAPIClock(c), false, nil
 	}
-	now, onAPI := r.API.Now()
+	now, onAPI := s.conn.api.Now()
 	clock := billingv1alpha1.ClockLocal
 	if onAPI {
 		clock = billingv1alpha1.ClockAPI
 	}
-	c := newClaim(now, clock, r.API.Timeout())
+	c := newClaim(now, clock, s.conn.api.Timeout())
 	pa.Status.CreateClaim, pa.Status.CreateAttemptedAt = c, nil
 	setConditions(&pa.Status, pa.Generation, progressingOutcome())
 	return c.DeepCopy(), true, s.patcher.patch(ctx, pa)
-}
-
-// onAPIClock moves c onto the API's clock when the client knows it.
-func (r *PartnerAccountReconciler) onAPIClock(c *billingv1alpha1.CreateClaim) *billingv1alpha1.CreateClaim {
-	apiNow, known := r.API.Now()
-	if !known {
-		return c
-	}
-	return claimOnAPIClock(c, apiNow.Sub(time.Now()))
-}
-
-// sentAt is when a request sent at local time sent went out, on clock.
-func (r *PartnerAccountReconciler) sentAt(sent time.Time, clock billingv1alpha1.Clock) time.Time {
-	if apiNow, known := r.API.Now(); known && clock == billingv1alpha1.ClockAPI {
-		return apiNow.Add(-time.Since(sent))
-	}
-	return sent
 }
 
 // margins are the claim margins the options set.
@@ -110,7 +96,7 @@ func (r *PartnerAccountReconciler) margins() claimMargins {
 // read back to tell which: never is a create repeated in a loop.
 func (r *PartnerAccountReconciler) create(ctx context.Context, s *scope) error {
 	pa := s.pa
-	if err := r.API.Blocked(partnerapi.OpCreate, pa.Spec.AccountUID); err != nil {
+	if err := s.conn.api.Blocked(partnerapi.OpCreate, pa.Spec.AccountUID); err != nil {
 		// Nothing would be sent: no attempt, so no claim.
 		s.conclude(errorOutcome("create the account", err))
 		return nil
@@ -120,26 +106,26 @@ func (r *PartnerAccountReconciler) create(ctx context.Context, s *scope) error {
 		return err
 	}
 	sent := time.Now()
-	acct, createErr := r.API.Create(ctx, partnerapi.CreateRequest{
+	acct, createErr := s.conn.api.Create(ctx, partnerapi.CreateRequest{
 		UID:    pa.Spec.AccountUID,
 		Type:   apiAccountType(pa.Spec.AccountType),
 		Domain: pa.Spec.Domain,
 		EndsAt: timePtr(pa.Spec.EndsAt),
 	})
-	claim = r.onAPIClock(claim)
+	claim = s.conn.onAPIClock(claim)
 	s.setClaim(claim)
 	switch {
 	case createErr == nil:
 		var sentOnAPI time.Time
-		if _, known := r.API.Now(); known {
-			sentOnAPI = r.sentAt(sent, billingv1alpha1.ClockAPI)
+		if _, known := s.conn.api.Now(); known {
+			sentOnAPI = s.conn.sentAt(sent, billingv1alpha1.ClockAPI)
 		}
-		s.observe(acct, r.API.Endpoint())
+		s.observe(acct, s.conn.api.Endpoint())
 		r.found(ctx, s, classifyCreated(&pa.Spec, claim, acct, sentOnAPI, r.margins()), true)
 		return nil
 	case unknownOutcome(createErr):
 		// It may have made the account: the claim's window reaches its end.
-		s.setClaim(extendClaim(claim, r.sentAt(sent, claim.Clock), r.API.Timeout()))
+		s.setClaim(extendClaim(claim, s.conn.sentAt(sent, claim.Clock), s.conn.api.Timeout()))
 		s.conclude(errorOutcome("create the account", createErr))
 		return nil
 	}
@@ -163,9 +149,9 @@ func (r *PartnerAccountReconciler) create(ctx context.Context, s *scope) error {
 func (r *PartnerAccountReconciler) afterRefusedCreate(ctx context.Context, s *scope, claim *billingv1alpha1.CreateClaim,
 	createErr error) {
 	pa := s.pa
-	acct, err := r.API.Get(ctx, pa.Spec.AccountUID)
+	acct, err := s.conn.api.Get(ctx, pa.Spec.AccountUID)
 	if err == nil {
-		s.observe(acct, r.API.Endpoint())
+		s.observe(acct, s.conn.api.Endpoint())
 		r.found(ctx, s, classifyRead(&pa.Spec, claim, acct, r.margins()), false)
 		return
 	}
@@ -195,14 +181,14 @@ func (r *PartnerAccountReconciler) afterRefusedCreate(ctx context.Context, s *sc
 // have made it without the answer arriving, or an account was found before.
 func (r *PartnerAccountReconciler) readFirst(ctx context.Context, s *scope) error {
 	pa := s.pa
-	acct, err := r.API.Get(ctx, pa.Spec.AccountUID)
+	acct, err := s.conn.api.Get(ctx, pa.Spec.AccountUID)
 	if err == nil {
 		claim := currentClaim(&pa.Status, r.Options.Now())
 		if claim != nil {
-			claim = r.onAPIClock(claim)
+			claim = s.conn.onAPIClock(claim)
 			s.setClaim(claim)
 		}
-		s.observe(acct, r.API.Endpoint())
+		s.observe(acct, s.conn.api.Endpoint())
 		r.found(ctx, s, classifyRead(&pa.Spec, claim, acct, r.margins()), false)
 		return nil
 	}
@@ -266,7 +252,7 @@ func (r *PartnerAccountReconciler) found(ctx context.Context, s *scope, f findin
 func (r *PartnerAccountReconciler) sync(ctx context.Context, s *scope) {
 	pa := s.pa
 	uid := pa.Spec.AccountUID
-	acct, err := r.API.Get(ctx, uid)
+	acct, err := s.conn.api.Get(ctx, uid)
 	if err != nil {
 		r.readFailed(ctx, s, "read the account", err)
 		return
@@ -276,7 +262,7 @@ func (r *PartnerAccountReconciler) sync(ctx context.Context, s *scope) {
 		s.conclude(replacedOutcome(uid, change))
 		return
 	}
-	s.observe(acct, r.API.Endpoint())
+	s.observe(acct, s.conn.api.Endpoint())
 	r.alignEndsAt(ctx, s, pa.Status.CreatedAt)
 }
 
@@ -305,7 +291,7 @@ func (r *PartnerAccountReconciler) alignEndsAt(ctx context.Context, s *scope, cr
 		s.conclude(accountOutcome(acct, r.Options.Now()))
 		return
 	}
-	updated, err := r.API.UpdateEndsAt(ctx, uid, timePtr(pa.Spec.EndsAt))
+	updated, err := s.conn.api.UpdateEndsAt(ctx, uid, timePtr(pa.Spec.EndsAt))
 	if err != nil {
 		if errors.Is(err, partnerapi.ErrNotFound) {
 			r.readFailed(ctx, s, "change the end date", err)
@@ -319,7 +305,7 @@ func (r *PartnerAccountReconciler) alignEndsAt(ctx context.Context, s *scope, cr
 		s.conclude(replacedOutcome(uid, change))
 		return
 	}
-	s.observe(updated, r.API.Endpoint())
+	s.observe(updated, s.conn.api.Endpoint())
 	if endsAtDiffers(pa.Spec.EndsAt, updated.EndsAt) {
 		s.conclude(endsAtNotAppliedOutcome(pa.Spec.EndsAt, updated.EndsAt))
 		return
@@ -335,8 +321,8 @@ func (r *PartnerAccountReconciler) alignEndsAt(ctx context.Context, s *scope, cr
 // account exists. A 404 or 410 from an endpoint not yet proven sends the prover to
 // read an account known to exist first.
 func (r *PartnerAccountReconciler) absence(ctx context.Context, s *scope, err error) absence {
-	a := absenceOf(err, r.API.Endpoint(), s.pa.Status.Endpoint, r.API.Proven())
-	if a == absentUnproven && r.prover.prove(ctx, s.pa.Spec.AccountUID) {
+	a := absenceOf(err, s.conn.api.Endpoint(), s.pa.Status.Endpoint, s.conn.api.Proven())
+	if a == absentUnproven && s.conn.prover.prove(ctx, s.pa.Spec.AccountUID) {
 		return absentProven
 	}
 	return a
@@ -391,11 +377,17 @@ func (r *PartnerAccountReconciler) releaseRemote(ctx context.Context, s *scope) 
 				"delete their PartnerAccounts before the CRD", uid)
 		return true, nil
 	}
+	if ok, err := r.useConnection(ctx, s); err != nil || !ok {
+		if s.outcome.reason != "" {
+			s.conclude(deleteBlocked(s.outcome))
+		}
+		return false, err
+	}
 	mine, err := r.mayDelete(ctx, s)
 	if err != nil || !mine {
 		return s.outcome.reason == "", err
 	}
-	err = r.API.Delete(ctx, uid)
+	err = s.conn.api.Delete(ctx, uid)
 	if err == nil {
 		remoteChanges.WithLabelValues(changeDelete).Inc()
 		logf.FromContext(ctx).Info("Deleted remote account", "accountUID", uid)
@@ -435,7 +427,7 @@ func (r *PartnerAccountReconciler) mayDelete(ctx context.Context, s *scope) (boo
 		return false, nil
 	}
 
-	acct, err := r.API.Get(ctx, uid)
+	acct, err := s.conn.api.Get(ctx, uid)
 	if err != nil {
 		switch r.absence(ctx, s, err) {
 		case absentProven:
@@ -455,7 +447,7 @@ func (r *PartnerAccountReconciler) mayDelete(ctx context.Context, s *scope) (boo
 		}
 		return true, nil
 	}
-	if classifyRead(&pa.Spec, r.onAPIClock(claim), acct, r.margins()) != foundOwn {
+	if classifyRead(&pa.Spec, s.conn.onAPIClock(claim), acct, r.margins()) != foundOwn {
 		r.orphaned(pa, fmt.Sprintf("This resource's create attempts did not make remote account %q, "+
 			"so nothing was deleted remotely", uid))
 		return false, nil

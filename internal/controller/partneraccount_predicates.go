@@ -3,6 +3,7 @@ package controller
 import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -67,6 +68,22 @@ func tokenSecretTampered() predicate.Predicate {
 			cur, okNew := e.ObjectNew.(*corev1.Secret)
 			return !okOld || !okNew || !equality.Semantic.DeepEqual(old.Data, cur.Data) ||
 				!hasLabels(cur.Labels, old.Labels)
+		},
+	}
+}
+
+// connectionChanged passes a PartnerConnection's creation and deletion, a new
+// generation, and a change of its Ready status: what may let its accounts go on,
+// or stop them.
+func connectionChanged() predicate.Predicate {
+	return predicate.Funcs{
+		GenericFunc: func(event.GenericEvent) bool { return false },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			old, okOld := e.ObjectOld.(*billingv1alpha1.PartnerConnection)
+			cur, ok := e.ObjectNew.(*billingv1alpha1.PartnerConnection)
+			return !ok || !okOld || old.Generation != cur.Generation ||
+				meta.IsStatusConditionTrue(old.Status.Conditions, billingv1alpha1.ConditionReady) !=
+					meta.IsStatusConditionTrue(cur.Status.Conditions, billingv1alpha1.ConditionReady)
 		},
 	}
 }

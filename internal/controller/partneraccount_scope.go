@@ -51,6 +51,9 @@ type tokenPlacement struct {
 type scope struct {
 	pa      *billingv1alpha1.PartnerAccount
 	patcher *statusPatcher
+	// conn is the connection the resource's account lives on, once a step needs
+	// it; nil before.
+	conn *connection
 	// previous is the status as the reconcile found it.
 	previous *billingv1alpha1.PartnerAccountStatus
 	// request is a reconcile asked for with the annotation and not handled yet.
@@ -199,13 +202,17 @@ func (r *PartnerAccountReconciler) finish(ctx context.Context, s *scope, err err
 	r.observeFirstReady(pa, s.previous)
 	r.observeSignup(pa, s.previous, s.readAt)
 	r.warnInvalidAnnotations(pa)
-	result, rerr := r.requeue(pa, s.outcome)
+	conn := s.conn
+	if conn == nil {
+		conn = r.conns.def
+	}
+	result, rerr := r.requeue(pa, conn, s.outcome)
 	return result, errors.Join(err, rerr)
 }
 
-// requeue says when to look at pa again after outcome o, as its reason's Retry
-// says.
-func (r *PartnerAccountReconciler) requeue(pa *billingv1alpha1.PartnerAccount, o outcome) (ctrl.Result, error) {
+// requeue says when to look at pa, on conn, again after outcome o, as its reason's
+// Retry says.
+func (r *PartnerAccountReconciler) requeue(pa *billingv1alpha1.PartnerAccount, conn *connection, o outcome) (ctrl.Result, error) {
 	switch billingv1alpha1.Reasons[o.reason].Retry {
 	case billingv1alpha1.RetryBackoff:
 		// Returned errors go through the work queue's per-object jittered backoff.
@@ -225,11 +232,11 @@ func (r *PartnerAccountReconciler) requeue(pa *billingv1alpha1.PartnerAccount, o
 		// A background read-back, as the schedule says: within the read-back budget,
 		// after user work.
 		now := r.Options.Now()
-		plan, never := readBackPlanOf(pa, now, r.Options.MinReadBackInterval, r.readBacks.Period())
+		plan, never := readBackPlanOf(pa, now, r.Options.MinReadBackInterval, conn.readBacks.Period())
 		if never {
 			return ctrl.Result{}, nil
 		}
-		return ctrl.Result{RequeueAfter: r.readBacks.After(now, plan), Priority: new(readBackPriorityOf(plan.Hot))}, nil
+		return ctrl.Result{RequeueAfter: conn.readBacks.After(now, plan), Priority: new(readBackPriorityOf(plan.Hot))}, nil
 	}
 	return ctrl.Result{}, nil
 }

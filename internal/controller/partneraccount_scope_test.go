@@ -18,8 +18,8 @@ import (
 )
 
 func TestRequeue(t *testing.T) {
-	r := &PartnerAccountReconciler{Options: Options{ResyncPeriod: 10 * time.Minute, UnauthorizedRetryPeriod: time.Minute, Now: time.Now},
-		readBacks: readback.NewCalendar(10*time.Minute, 0, logr.Discard(), nil)}
+	r := &PartnerAccountReconciler{Options: Options{ResyncPeriod: 10 * time.Minute, UnauthorizedRetryPeriod: time.Minute, Now: time.Now}}
+	conn := &connection{readBacks: readback.NewCalendar(10*time.Minute, 0, logr.Discard(), nil)}
 	rateLimited := &partnerapi.Error{Kind: partnerapi.ErrRateLimited, StatusCode: 429, RetryAfter: 3 * time.Second}
 	transient := &partnerapi.Error{Kind: partnerapi.ErrTransient, StatusCode: 503}
 	misconfigured := &partnerapi.Error{Kind: partnerapi.ErrMisconfigured, StatusCode: 404}
@@ -48,7 +48,7 @@ func TestRequeue(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := r.requeue(&billingv1alpha1.PartnerAccount{}, tt.o)
+			res, err := r.requeue(&billingv1alpha1.PartnerAccount{}, conn, tt.o)
 			if err != tt.wantErr {
 				t.Errorf("err = %v, want %v", err, tt.wantErr)
 			}

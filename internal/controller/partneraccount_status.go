@@ -310,34 +310,39 @@ func unavailableMessage(op string, err error) string {
 const tokenSecretHint = "the Secret mounted there (partner-api-token, key token, unless the chart's " +
 	"partnerAPI.tokenSecret names another); it is read again when it changes, without a restart"
 
-// unauthorizedMessage tells a token file that cannot be read from a token the API
-// refused with 401 or with 403, and names the file and the Secret.
+// unauthorizedMessage tells a token that cannot be read from a token the API
+// refused with 401 or with 403, and names where the token comes from: the default
+// connection's file and Secret, or a PartnerConnection's Secret.
 func unauthorizedMessage(op string, err error) string {
 	e, _ := errors.AsType[*partnerapi.Error](err)
 	if e == nil {
 		return fmt.Sprintf("The partner token was refused while trying to %s; fix %s", op, tokenSecretHint)
 	}
-	status, notSent, file := e.StatusCode, "", ""
-	if e.TokenFile != "" {
-		file = " from " + e.TokenFile
+	status, notSent, from, fix, source := e.StatusCode, "", "", tokenSecretHint, "file"
+	switch {
+	case e.TokenSecret != "":
+		from, source = " from "+e.TokenSecret, "Secret"
+		fix = e.TokenSecret + "; it is read again when it changes, without a restart"
+	case e.TokenFile != "":
+		from = " from " + e.TokenFile
 	}
 	if status == 0 && e.Rejected != 0 {
 		status = e.Rejected
 		notSent = " (this call was not sent: the API rejected the token before, so it is tried again every 2 minutes, " +
-			"or at once when the file changes)"
+			"or at once when the " + source + " changes)"
 	}
 	switch {
 	case e.Cause == partnerapi.CauseTokenFile:
-		return fmt.Sprintf("The partner token file could not be read while trying to %s, so nothing was sent: %v. "+
-			"Create or fix %s", op, e.Err, tokenSecretHint)
+		return fmt.Sprintf("The partner token could not be read%s while trying to %s, so nothing was sent: %v. "+
+			"Create or fix %s", from, op, e.Err, fix)
 	case status == http.StatusForbidden:
 		return fmt.Sprintf("The Partnership API refused the partner token%s with 403 Forbidden while trying to %s%s: "+
 			"1Password's servers answer 403 for a token that is wrong, revoked, or issued for the other server (test and "+
-			"production tokens differ). Put the right token in %s", file, op, notSent, tokenSecretHint)
+			"production tokens differ). Put the right token in %s", from, op, notSent, fix)
 	}
 	return fmt.Sprintf("The Partnership API rejected the partner token%s with 401 Unauthorized while trying to %s%s: "+
 		"it does not accept this token (test and production tokens differ). Put the token 1Password issued for this "+
-		"server in %s", file, op, notSent, tokenSecretHint)
+		"server in %s", from, op, notSent, fix)
 }
 
 // readErrorOutcome is the outcome of a failed read. A read has no spec to fix, so a

@@ -60,12 +60,17 @@ func (r *PartnerAccountReconciler) scheduleSettledAtStart() handler.EventHandler
 				return
 			}
 			now := r.Options.Now()
-			plan, never := readBackPlanOf(pa, now, r.Options.MinReadBackInterval, r.readBacks.Period())
+			conn := r.conns.get(connectionOf(pa))
+			if conn == nil {
+				// A connection not set up yet: the account is read once it is.
+				conn = r.conns.def
+			}
+			plan, never := readBackPlanOf(pa, now, r.Options.MinReadBackInterval, conn.readBacks.Period())
 			if never {
 				return
 			}
 			addAtReadBackPriority(q, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(pa)},
-				r.readBacks.AfterRestart(now, plan), plan.Hot)
+				conn.readBacks.AfterRestart(now, plan), plan.Hot)
 		},
 	}
 }

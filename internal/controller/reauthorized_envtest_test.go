@@ -14,33 +14,38 @@ import (
 )
 
 var _ = Describe("Recovery from Unauthorized", func() {
-	It("queues the resources that waited as Unauthorized behind user work", func() {
+	It("queues the resources of that connection that waited as Unauthorized behind user work", func() {
 		ns := "reauthorized"
 		Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
-		for name, reason := range map[string]string{"waited": billingv1alpha1.ReasonUnauthorized, "ready": billingv1alpha1.ReasonAccountReady} {
+		r := &PartnerAccountReconciler{Client: k8sClient, tracker: newAccountTracker(func(string, int64) {})}
+		for name, reason := range map[string]string{"waited": billingv1alpha1.ReasonUnauthorized,
+			"ready": billingv1alpha1.ReasonAccountReady, "elsewhere": billingv1alpha1.ReasonUnauthorized} {
 			pa := newAccount(ns, name, name)
+			if name == "elsewhere" {
+				pa.Spec.ConnectionRef = &billingv1alpha1.ConnectionReference{Name: "brand-b"}
+			}
 			Expect(k8sClient.Create(ctx, pa)).To(Succeed())
 			setConditions(&pa.Status, pa.Generation, outcome{reason: reason, message: "m"})
 			Expect(k8sClient.Status().Update(ctx, pa)).To(Succeed())
+			r.tracker.OnAdd(pa, true)
 		}
-		r := &PartnerAccountReconciler{Client: k8sClient}
 		q := priorityqueue.New[reconcile.Request]("reauthorized-test")
 		DeferCleanup(q.ShutDown)
 		q.AddWithOpts(priorityqueue.AddOpts{}, reconcile.Request{NamespacedName: keyOf(ns, "edited")})
 
-		r.reauthorizedEvents().Generic(ctx, event.GenericEvent{Object: &billingv1alpha1.PartnerAccount{}}, q)
+		// The default connection's client accepts its token again.
+		r.reauthorizedEvents().Generic(ctx, event.GenericEvent{Object: &billingv1alpha1.PartnerConnection{}}, q)
 
 		first, priority, _ := q.GetWithPriority()
 		Expect(first.Name).To(Equal("edited"), "a recovery went ahead of a user's edit")
 		Expect(priority).To(BeZero())
-		// Other specs' namespaces may hold resources waiting as Unauthorized too.
 		var recovered []reconcile.Request
 		for q.Len() > 0 {
 			req, priority, _ := q.GetWithPriority()
 			Expect(priority).To(Equal(readBackPriority), "%s was queued ahead of background work", req)
 			recovered = append(recovered, req)
 		}
-		Expect(recovered).To(ContainElement(reconcile.Request{NamespacedName: keyOf(ns, "waited")}))
-		Expect(recovered).NotTo(ContainElement(reconcile.Request{NamespacedName: keyOf(ns, "ready")}))
+		Expect(recovered).To(ConsistOf(reconcile.Request{NamespacedName: keyOf(ns, "waited")}),
+			"only the default connection's Unauthorized resources come back: not the Ready one, not another connection's")
 	})
 })

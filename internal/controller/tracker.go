@@ -10,7 +10,6 @@ import (
 
 	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
 	"github.com/partnerbilling/partner-account-operator/internal/partnerapi"
-	"github.com/partnerbilling/partner-account-operator/internal/readback"
 )
 
 // accountTracker follows the PartnerAccounts in the cache through the informer's
@@ -21,17 +20,19 @@ import (
 // rather than a cache field index, which would keep a set per account twice over
 // (across namespaces and per namespace).
 type accountTracker struct {
-	readBacks *readback.Calendar
+	// onCount is told how many accounts use a connection ("" the default) each time
+	// the number changes.
+	onCount func(connection string, n int64)
 	// onGone is called with the UID of each PartnerAccount that leaves the cache.
 	onGone func(types.UID)
 
-	mu       sync.Mutex
-	accounts int64
-	byUID    map[string][]types.NamespacedName
-	live     map[types.UID]struct{}
-	// existing holds the accountUID of each remote account known to exist: owned,
-	// and found at its last read.
-	existing map[string]struct{}
+	mu     sync.Mutex
+	byUID  map[string][]types.NamespacedName
+	byConn map[string][]types.NamespacedName
+	live   map[types.UID]struct{}
+	// existing holds, for each connection, the accountUID of each remote account
+	// known to exist: owned or observed, and found at its last read.
+	existing map[string]map[string]struct{}
 	// written holds the resourceVersion of each PartnerAccount's last status write
 	// that the cache has not shown yet.
 	written map[types.NamespacedName]pendingWrite
@@ -47,9 +48,9 @@ type accountTracker struct {
 
 var _ toolscache.ResourceEventHandler = (*accountTracker)(nil)
 
-func newAccountTracker(rb *readback.Calendar) *accountTracker {
-	return &accountTracker{readBacks: rb, onGone: func(types.UID) {}, byUID: map[string][]types.NamespacedName{},
-		live: map[types.UID]struct{}{}, existing: map[string]struct{}{},
+func newAccountTracker(onCount func(connection string, n int64)) *accountTracker {
+	return &accountTracker{onCount: onCount, onGone: func(types.UID) {}, byUID: map[string][]types.NamespacedName{},
+		byConn: map[string][]types.NamespacedName{}, live: map[types.UID]struct{}{}, existing: map[string]map[string]struct{}{},
 		written: map[types.NamespacedName]pendingWrite{}, seen: map[types.NamespacedName][recentVersions]string{},
 		warned: map[types.NamespacedName]string{}}
 }
@@ -75,13 +76,20 @@ func (t *accountTracker) isLive(uid types.UID) bool {
 	return ok
 }
 
+// withConnection returns the PartnerAccounts that use connection ("" the default).
+func (t *accountTracker) withConnection(connection string) []types.NamespacedName {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.byConn[connection])
+}
+
 // knownToExist returns up to n accountUIDs, other than except, of remote accounts
-// known to exist: owned, and found at their last read.
-func (t *accountTracker) knownToExist(except string, n int) []string {
+// on connection known to exist: owned or observed, and found at their last read.
+func (t *accountTracker) knownToExist(connection, except string, n int) []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out []string
-	for uid := range t.existing {
+	for uid := range t.existing[connection] {
 		if len(out) == n {
 			break
 		}
@@ -170,10 +178,13 @@ func (t *accountTracker) OnAdd(obj any, _ bool) {
 	stateOf(pa).count(1)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	// spec.accountUID cannot change, so an account is indexed once.
-	t.byUID[pa.Spec.AccountUID] = append(t.byUID[pa.Spec.AccountUID], types.NamespacedName{Namespace: pa.Namespace, Name: pa.Name})
-	t.accounts++
-	t.readBacks.AccountsChanged(t.accounts)
+	// spec.accountUID and spec.connectionRef cannot change, so an account is
+	// indexed once.
+	key := types.NamespacedName{Namespace: pa.Namespace, Name: pa.Name}
+	conn := connectionOf(pa)
+	t.byUID[pa.Spec.AccountUID] = append(t.byUID[pa.Spec.AccountUID], key)
+	t.byConn[conn] = append(t.byConn[conn], key)
+	t.onCount(conn, int64(len(t.byConn[conn])))
 	t.noteLocked(nil, pa)
 }
 
@@ -210,8 +221,14 @@ func (t *accountTracker) OnDelete(obj any) {
 	if t.byUID[uid] = slices.DeleteFunc(t.byUID[uid], func(k types.NamespacedName) bool { return k == key }); len(t.byUID[uid]) == 0 {
 		delete(t.byUID, uid)
 	}
-	t.accounts--
-	t.readBacks.AccountsChanged(t.accounts)
+	conn := connectionOf(pa)
+	if t.byConn[conn] = slices.DeleteFunc(t.byConn[conn], func(k types.NamespacedName) bool { return k == key }); len(t.byConn[conn]) == 0 {
+		delete(t.byConn, conn)
+		if conn != "" {
+			forgetConnectionSeries(conn)
+		}
+	}
+	t.onCount(conn, int64(len(t.byConn[conn])))
 	t.noteLocked(pa, nil)
 	t.mu.Unlock()
 	t.onGone(pa.UID)
@@ -221,7 +238,7 @@ func (t *accountTracker) OnDelete(obj any) {
 // may be nil) lives and owns an account known to exist.
 func (t *accountTracker) noteLocked(old, pa *billingv1alpha1.PartnerAccount) {
 	if old != nil && existing(old) {
-		delete(t.existing, old.Spec.AccountUID)
+		delete(t.existing[connectionOf(old)], old.Spec.AccountUID)
 	}
 	if pa == nil {
 		entitled.set(types.NamespacedName{Namespace: old.Namespace, Name: old.Name}, false, time.Time{})
@@ -233,7 +250,11 @@ func (t *accountTracker) noteLocked(old, pa *billingv1alpha1.PartnerAccount) {
 		return
 	}
 	if existing(pa) {
-		t.existing[pa.Spec.AccountUID] = struct{}{}
+		conn := connectionOf(pa)
+		if t.existing[conn] == nil {
+			t.existing[conn] = map[string]struct{}{}
+		}
+		t.existing[conn][pa.Spec.AccountUID] = struct{}{}
 	}
 	var created time.Time
 	if pa.Status.CreatedAt != nil {
@@ -253,4 +274,12 @@ func (t *accountTracker) noteLocked(old, pa *billingv1alpha1.PartnerAccount) {
 // last read.
 func existing(pa *billingv1alpha1.PartnerAccount) bool {
 	return (owns(pa) || observing(pa)) && pa.Status.AccountStatus != ""
+}
+
+// connectionOf is the name of the PartnerConnection pa uses, "" for the default.
+func connectionOf(pa *billingv1alpha1.PartnerAccount) string {
+	if pa.Spec.ConnectionRef == nil {
+		return ""
+	}
+	return pa.Spec.ConnectionRef.Name
 }

@@ -11,14 +11,15 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 
 	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
+	"github.com/partnerbilling/partner-account-operator/internal/partnerapi"
 	"github.com/partnerbilling/partner-account-operator/internal/readback"
 )
 
 func TestAccountTracker(t *testing.T) {
 	rb := readback.NewCalendar(time.Minute, 0, logr.Discard(), nil)
-	tr := newAccountTracker(rb)
+	tr := newAccountTracker(newConnectionSet(&connection{readBacks: rb}).accountsChanged)
 	gauge := func(ready, reason string) float64 {
-		return testutil.ToFloat64(resourcesGauge.WithLabelValues(ready, reason))
+		return testutil.ToFloat64(resourcesGauge.WithLabelValues(ready, reason, partnerapi.DefaultConnection))
 	}
 	remote := func(status string) float64 { return testutil.ToFloat64(remoteAccountsGauge.WithLabelValues(status)) }
 	readyBefore, noneBefore := gauge("True", billingv1alpha1.ReasonAccountReady), remote(remoteNone)
@@ -70,13 +71,13 @@ func TestStateOfBoundsLabels(t *testing.T) {
 	pa := newAccount("ns", "a", "u")
 	pa.Status.AccountStatus = "frozen-by-a-new-server"
 	pa.Status.Conditions = []metav1.Condition{{Type: billingv1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: "SomethingNew"}}
-	if got := stateOf(pa); got != (accountState{ready: "False", reason: "Other", remote: remoteOther}) {
+	if got := stateOf(pa); got != (accountState{ready: "False", reason: "Other", remote: remoteOther, connection: partnerapi.DefaultConnection}) {
 		t.Errorf("stateOf = %+v", got)
 	}
 }
 
 func TestTrackerWaitsForItsOwnWrites(t *testing.T) {
-	tr := newAccountTracker(readback.NewCalendar(time.Minute, 0, logr.Discard(), nil))
+	tr := newAccountTracker(func(string, int64) {})
 	pa := &billingv1alpha1.PartnerAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "a", ResourceVersion: "10"}}
 	key := types.NamespacedName{Namespace: "ns", Name: "a"}
 	tr.OnAdd(pa, false)

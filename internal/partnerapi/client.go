@@ -62,6 +62,14 @@ type Config struct {
 	// when its modification time, size or inode changes, so a rotated Kubernetes
 	// Secret volume (a swapped ..data symlink) takes effect without a restart.
 	TokenFile string
+	// Token, when set instead of TokenFile, returns the bearer token on every
+	// request, such as a PartnerConnection's from its Secret; TokenSecret names
+	// where it comes from, for errors.
+	Token       func() (string, error)
+	TokenSecret string
+	// Name is the connection the client serves, the connection label of its
+	// metrics; empty means DefaultConnection.
+	Name string
 	// Timeout bounds each HTTP request, from sending it to reading the whole
 	// response. Zero means DefaultTimeout. Time spent waiting for the rate limiter
 	// does not count.
@@ -69,6 +77,8 @@ type Config struct {
 	// CAFile is an optional PEM bundle of extra certificate authorities, trusted in
 	// addition to the system pool. TLS verification cannot be turned off.
 	CAFile string
+	// CAData is the same, given as PEM rather than a file.
+	CAData []byte
 	// UserAgent is sent as the User-Agent header. Empty means DefaultUserAgent;
 	// the operator passes "partner-account-operator/<version>".
 	UserAgent string
@@ -94,11 +104,14 @@ type HTTPClient struct {
 	baseURL   string
 	userAgent string
 	timeout   time.Duration
-	token     *tokenSource
-	limiter   *rate.Limiter
-	gate      *gate
-	http      *http.Client
-	clock     serverClock
+	token     tokens
+	// tokenFile and tokenSecret say where the token comes from, for errors.
+	tokenFile, tokenSecret string
+	name                   string
+	limiter                *rate.Limiter
+	gate                   *gate
+	http                   *http.Client
+	clock                  serverClock
 	// proven is set once the endpoint has answered 2xx with the account asked for.
 	proven atomic.Bool
 }
@@ -108,17 +121,27 @@ var _ Client = (*HTTPClient)(nil)
 // New checks cfg, reads the token file once and returns a client. The error names
 // the offending Config field.
 func New(cfg Config) (*HTTPClient, error) {
-	base, err := parseBaseURL(cfg.BaseURL, cfg.AllowInsecureHTTP)
+	base, err := ParseBaseURL(cfg.BaseURL, cfg.AllowInsecureHTTP)
 	if err != nil {
 		return nil, fmt.Errorf("partnerapi: invalid Config.BaseURL: %w", err)
 	}
 
-	if cfg.TokenFile == "" {
+	var token tokens
+	switch {
+	case cfg.Token != nil:
+		token = tokenFunc(cfg.Token)
+	case cfg.TokenFile == "":
 		return nil, errors.New("partnerapi: invalid Config.TokenFile: must be set")
+	default:
+		file := newTokenSource(cfg.TokenFile)
+		if _, err := file.Token(); err != nil {
+			return nil, fmt.Errorf("partnerapi: invalid Config.TokenFile: %w", err)
+		}
+		token = file
 	}
-	token := newTokenSource(cfg.TokenFile)
-	if _, err := token.Token(); err != nil {
-		return nil, fmt.Errorf("partnerapi: invalid Config.TokenFile: %w", err)
+	name := cfg.Name
+	if name == "" {
+		name = DefaultConnection
 	}
 
 	timeout := cfg.Timeout
@@ -166,6 +189,16 @@ func New(cfg Config) (*HTTPClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("partnerapi: invalid Config.CAFile: %w", err)
 	}
+	if len(cfg.CAData) > 0 {
+		if roots == nil {
+			if roots, err = x509.SystemCertPool(); err != nil {
+				roots = x509.NewCertPool()
+			}
+		}
+		if !roots.AppendCertsFromPEM(cfg.CAData) {
+			return nil, errors.New("partnerapi: invalid Config.CAData: it holds no PEM certificates")
+		}
+	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = &tls.Config{
 		MinVersion: tls.VersionTLS12,
@@ -173,12 +206,15 @@ func New(cfg Config) (*HTTPClient, error) {
 	}
 
 	return &HTTPClient{
-		baseURL:   base,
-		userAgent: userAgent,
-		timeout:   timeout,
-		token:     token,
-		limiter:   rate.NewLimiter(limit, burst),
-		gate:      newGate(retryPeriod),
+		baseURL:     base,
+		userAgent:   userAgent,
+		timeout:     timeout,
+		token:       token,
+		tokenFile:   cfg.TokenFile,
+		tokenSecret: cfg.TokenSecret,
+		name:        name,
+		limiter:     rate.NewLimiter(limit, burst),
+		gate:        newGate(retryPeriod, name),
 		http: &http.Client{
 			Transport: transport,
 			// A redirect would be a second request; the 3xx is returned instead
@@ -188,7 +224,9 @@ func New(cfg Config) (*HTTPClient, error) {
 	}, nil
 }
 
-func parseBaseURL(raw string, allowInsecureHTTP bool) (string, error) {
+// ParseBaseURL checks a Partnership API base URL as New does and returns it
+// without a trailing slash; empty means ProductionBaseURL.
+func ParseBaseURL(raw string, allowInsecureHTTP bool) (string, error) {
 	if raw == "" {
 		raw = ProductionBaseURL
 	}
@@ -238,6 +276,11 @@ func rootCAs(caFile string) (*x509.CertPool, error) {
 	}
 	return pool, nil
 }
+
+// Close removes the client's metric series; the client is not to be used after.
+// The operator closes the client of a PartnerConnection that is deleted or
+// replaced, so that the connection label holds only connections that exist.
+func (c *HTTPClient) Close() { forgetMetrics(c.name) }
 
 // Endpoint returns the base URL the client calls.
 func (c *HTTPClient) Endpoint() string { return c.baseURL }
@@ -357,7 +400,7 @@ func (c *HTTPClient) do(ctx context.Context, op, method, uid, target string, bod
 
 	defer func() {
 		if e, ok := err.(*Error); ok && e.Kind == ErrUnauthorized {
-			e.TokenFile = c.token.path
+			e.TokenFile, e.TokenSecret = c.tokenFile, c.tokenSecret
 		}
 	}()
 	// Read after the wait, so a token rotated meanwhile is the one sent.
@@ -392,13 +435,13 @@ func (c *HTTPClient) do(ctx context.Context, op, method, uid, target string, bod
 	sent = token
 	resp, err := c.http.Do(req)
 	if err != nil {
-		observe(op, "error", start)
+		observe(c.name, op, "error", start)
 		cause, detail := transportFailure(err)
 		return &Error{Kind: ErrTransient, Op: op, UID: uid, Cause: cause, Detail: detail, Err: err}
 	}
 	respBody, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
 	_ = resp.Body.Close()
-	observe(op, strconv.Itoa(resp.StatusCode), start)
+	observe(c.name, op, strconv.Itoa(resp.StatusCode), start)
 	c.clock.observe(resp.Header.Get("Date"), time.Now())
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {

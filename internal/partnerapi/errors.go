@@ -83,8 +83,9 @@ type Error struct {
 	// Rejected is the status (401 or 403) the API rejected the token with, on a
 	// call refused without being sent because of it.
 	Rejected int
-	// TokenFile is the bearer token file, on ErrUnauthorized errors.
-	TokenFile string
+	// TokenFile is the bearer token file, on ErrUnauthorized errors; TokenSecret
+	// names the Secret the token comes from instead, for a PartnerConnection.
+	TokenFile, TokenSecret string
 	// Err is the underlying transport or decoding error, if any.
 	Err error
 }

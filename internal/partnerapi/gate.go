@@ -28,16 +28,15 @@ const (
 )
 
 var (
-	// credentialsRejected mirrors the gate of the client that last changed state;
-	// the operator has one client.
-	credentialsRejected = prometheus.NewGauge(prometheus.GaugeOpts{
+	// credentialsRejected mirrors each connection's gate.
+	credentialsRejected = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: MetricCredentialsRejected,
 		Help: "1 while the 1Password Partnership API rejects the bearer token and calls fail without a request, except one per retry period.",
-	})
-	pausedUntil = prometheus.NewGauge(prometheus.GaugeOpts{
+	}, []string{LabelConnection})
+	pausedUntil = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: MetricPausedUntil,
 		Help: "Unix time until which calls to the 1Password Partnership API wait because it answered with a Retry-After.",
-	})
+	}, []string{LabelConnection})
 )
 
 func init() {
@@ -64,6 +63,8 @@ func init() {
 // and the file is read again on the next call.
 type gate struct {
 	period time.Duration
+	// connection labels the gate's metrics.
+	connection string
 
 	mu sync.Mutex
 	// until is the end of the current pause.
@@ -87,8 +88,10 @@ type gate struct {
 	rejectedWith int
 }
 
-func newGate(period time.Duration) *gate {
-	return &gate{period: period}
+func newGate(period time.Duration, connection string) *gate {
+	credentialsRejected.WithLabelValues(connection).Set(0)
+	pausedUntil.WithLabelValues(connection).Set(0)
+	return &gate{period: period, connection: connection}
 }
 
 // ticket is what pass hands a call allowed to send, for leave.
@@ -100,7 +103,7 @@ type ticket struct {
 // pass returns once the call may send: after any pause and a rate-limiter token,
 // with the gate open or the call chosen as the probe. Otherwise it returns the
 // *Error the call fails with. A call that got a ticket must hand it to leave.
-func (g *gate) pass(ctx context.Context, op, uid string, limiter *rate.Limiter, token *tokenSource) (ticket, error) {
+func (g *gate) pass(ctx context.Context, op, uid string, limiter *rate.Limiter, token tokens) (ticket, error) {
 	t, err := g.enter(op, uid, token)
 	if err != nil {
 		return ticket{}, err
@@ -112,7 +115,7 @@ func (g *gate) pass(ctx context.Context, op, uid string, limiter *rate.Limiter, 
 	}
 	waitStart := time.Now()
 	err = limiter.Wait(ctx)
-	limiterWait.Observe(time.Since(waitStart).Seconds())
+	limiterWait.WithLabelValues(g.connection).Observe(time.Since(waitStart).Seconds())
 	if err != nil {
 		g.leave(t, "", nil) // nothing went out
 		return ticket{}, &Error{Kind: ErrTransient, Op: op, UID: uid, Err: fmt.Errorf("client-side rate limiter: %w", err)}
@@ -137,7 +140,7 @@ func (g *gate) pass(ctx context.Context, op, uid string, limiter *rate.Limiter, 
 
 // enter lets the call on while the gate is open, makes it the probe when one is
 // due, and refuses it otherwise.
-func (g *gate) enter(op, uid string, token *tokenSource) (ticket, error) {
+func (g *gate) enter(op, uid string, token tokens) (ticket, error) {
 	g.mu.Lock()
 	if !g.closed {
 		defer g.mu.Unlock()
@@ -174,7 +177,7 @@ func notSent(op, uid string, rejectedWith int) *Error {
 
 // blocked returns the error a call would fail with now without sending anything,
 // or nil when it would go out (the gate open, or a probe due).
-func (g *gate) blocked(op, uid string, token *tokenSource) *Error {
+func (g *gate) blocked(op, uid string, token tokens) *Error {
 	if d := g.pauseLeft(); d > 0 {
 		return paused(op, uid, d)
 	}
@@ -229,7 +232,7 @@ func (g *gate) leave(t ticket, sent string, err error) {
 	if answered && e != nil && e.RetryAfter > 0 {
 		if until := now.Add(e.RetryAfter); until.After(g.until) {
 			g.until = until
-			pausedUntil.Set(float64(until.UnixMilli()) / 1000)
+			pausedUntil.WithLabelValues(g.connection).Set(float64(until.UnixMilli()) / 1000)
 		}
 	}
 	if t.probe {
@@ -241,14 +244,14 @@ func (g *gate) leave(t ticket, sent string, err error) {
 		if !g.closed {
 			g.closed = true
 			g.epoch++
-			credentialsRejected.Set(1)
+			credentialsRejected.WithLabelValues(g.connection).Set(1)
 		}
 		g.triedToken, g.nextProbe = sent, now.Add(g.period)
 		g.rejectedWith = e.StatusCode
 	case t.probe && answered:
 		g.closed = false
 		g.epoch++
-		credentialsRejected.Set(0)
+		credentialsRejected.WithLabelValues(g.connection).Set(0)
 		reopened = g.onReopen
 	case t.probe && sent != "":
 		// No answer (a timeout, a dropped connection): that still counts as this

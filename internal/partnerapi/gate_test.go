@@ -151,7 +151,7 @@ func TestRetryAfterPausesEveryCall(t *testing.T) {
 	if d, ok := RetryAfter(err); !errors.Is(err, ErrRateLimited) || !ok || d != time.Second {
 		t.Fatalf("err = %v (%s), want ErrRateLimited asking for 1s", err, kindOf(err))
 	}
-	if until := testutil.ToFloat64(pausedUntil); until < float64(time.Now().Unix()) {
+	if until := testutil.ToFloat64(pausedUntil.WithLabelValues(DefaultConnection)); until < float64(time.Now().Unix()) {
 		t.Errorf("%s = %v, want the end of the pause, in the future", MetricPausedUntil, until)
 	}
 	start := time.Now()
@@ -185,7 +185,7 @@ func TestRetryAfterPausesEveryCall(t *testing.T) {
 // TestRetryAfterPauseOnlyGrows checks that a shorter Retry-After never shortens a
 // pause, a longer one extends it, and which answers pause at all.
 func TestRetryAfterPauseOnlyGrows(t *testing.T) {
-	g := newGate(time.Minute)
+	g := newGate(time.Minute, "test")
 	respond := func(status int, retryAfter time.Duration) {
 		g.leave(ticket{}, "tok", &Error{Kind: kindFor(OpGet, status, true), Op: OpGet, UID: "a", StatusCode: status, RetryAfter: retryAfter})
 	}
@@ -213,7 +213,7 @@ func TestRetryAfterPauseOnlyGrows(t *testing.T) {
 		{"500", http.StatusInternalServerError, 0, "tok"},
 		{"nothing sent", 0, time.Hour, ""},
 	} {
-		g := newGate(time.Minute)
+		g := newGate(time.Minute, "test")
 		g.leave(ticket{}, tc.sent, &Error{Kind: ErrTransient, StatusCode: tc.status, RetryAfter: tc.after})
 		if !g.until.IsZero() {
 			t.Errorf("%s paused calls until %v", tc.name, g.until)
@@ -271,7 +271,7 @@ func TestUnauthorizedGateProbesOncePerPeriod(t *testing.T) {
 	if !errors.As(err, &e) || !errors.Is(err, ErrUnauthorized) || e.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("first call: err = %v (%s), want ErrUnauthorized from the 401", err, kindOf(err))
 	}
-	if v := testutil.ToFloat64(credentialsRejected); v != 1 {
+	if v := testutil.ToFloat64(credentialsRejected.WithLabelValues(DefaultConnection)); v != 1 {
 		t.Errorf("%s = %v after a 401, want 1", MetricCredentialsRejected, v)
 	}
 
@@ -404,10 +404,10 @@ func TestUnauthorizedGateReopensWhenServerAccepts(t *testing.T) {
 	if woken.Load() != 1 || wokenToo.Load() != 1 {
 		t.Errorf("hooks ran %d and %d times, want once each", woken.Load(), wokenToo.Load())
 	}
-	if v := testutil.ToFloat64(credentialsRejected); v != 0 {
+	if v := testutil.ToFloat64(credentialsRejected.WithLabelValues(DefaultConnection)); v != 0 {
 		t.Errorf("%s = %v after the gate reopened, want 0", MetricCredentialsRejected, v)
 	}
-	if findMetric(t, MetricCredentialsRejected, nil) == nil || findMetric(t, MetricPausedUntil, nil) == nil {
+	if findMetric(t, MetricCredentialsRejected, defaultLabel) == nil || findMetric(t, MetricPausedUntil, defaultLabel) == nil {
 		t.Error("the gate's gauges are not on controller-runtime's registry")
 	}
 
@@ -452,7 +452,7 @@ func TestUnauthorizedGateProbesAtOnceWhenTokenFileChanges(t *testing.T) {
 	ctx := testCtx(t)
 	reopened := make(chan struct{}, 1)
 	c.OnReauthorized(func() { reopened <- struct{}{} })
-	path := c.token.path
+	path := c.tokenFile
 
 	if err := get(ctx, c, "acct-1"); !errors.Is(err, ErrUnauthorized) || isNotSent(err) {
 		t.Fatalf("err = %v (%s), want the server's 401", err, kindOf(err))
@@ -499,7 +499,7 @@ func TestUnreadableTokenFileLeavesGateOpen(t *testing.T) {
 	srv := newTimedServer(t, always(http.StatusOK))
 	c := newTestClient(t, srv.apiURL(), func(cfg *Config) { cfg.UnauthorizedRetryPeriod = time.Hour })
 	ctx := testCtx(t)
-	path := c.token.path
+	path := c.tokenFile
 
 	must(t, os.Remove(path))
 	for range 3 {
@@ -533,7 +533,7 @@ func TestProbeNotSentFreesTheSlot(t *testing.T) {
 	if err := get(ctx, c, "acct-1"); !errors.Is(err, ErrUnauthorized) {
 		t.Fatalf("err = %v (%s), want ErrUnauthorized", err, kindOf(err))
 	}
-	replaceTokenFile(t, c.token.path, testTokenRotated)
+	replaceTokenFile(t, c.tokenFile, testTokenRotated)
 
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
@@ -551,7 +551,7 @@ func TestProbeNotSentFreesTheSlot(t *testing.T) {
 // TestStale401DoesNotCloseReopenedGate checks that a 401 answering a request sent
 // before the gate reopened does not close it again.
 func TestStale401DoesNotCloseReopenedGate(t *testing.T) {
-	g := newGate(time.Hour)
+	g := newGate(time.Hour, "test")
 	rejection := &Error{Kind: ErrUnauthorized, Op: OpGet, UID: "a", StatusCode: http.StatusUnauthorized}
 	token := newTokenSource(writeTokenFile(t, testTokenRotated))
 

@@ -22,7 +22,7 @@ func TestRateLimiter(t *testing.T) {
 
 	t.Run("sequential", func(t *testing.T) {
 		c := newTestClient(t, srv.apiURL(), func(cfg *Config) { cfg.RequestsPerSecond, cfg.Burst = rps, 1 })
-		waitsBefore := histogramCount(t, MetricRateLimiterWait, nil)
+		waitsBefore := histogramCount(t, MetricRateLimiterWait, defaultLabel)
 		start := time.Now()
 		for range n {
 			_, err := c.Get(ctx, "acct-1")
@@ -34,7 +34,7 @@ func TestRateLimiter(t *testing.T) {
 		if d := time.Since(start); d < want {
 			t.Errorf("%d requests at %d/s took %v, want at least %v", n, rps, d, want)
 		}
-		if got := histogramCount(t, MetricRateLimiterWait, nil) - waitsBefore; got != n {
+		if got := histogramCount(t, MetricRateLimiterWait, defaultLabel) - waitsBefore; got != n {
 			t.Errorf("limiter waits observed = %d, want %d", got, n)
 		}
 	})

@@ -23,7 +23,15 @@ const (
 	MetricRateLimiterWait = "partnerapi_rate_limiter_wait_seconds"
 )
 
-const requestsTotalHelp = "HTTP requests sent to the 1Password Partnership API, by operation and HTTP status code (\"error\" when no response arrived)."
+// LabelConnection is the label every metric of the client carries: the name of
+// the PartnerConnection it serves, or DefaultConnection for the one the flags set.
+const LabelConnection = "connection"
+
+// DefaultConnection is the connection label of the client the operator's flags
+// configure.
+const DefaultConnection = "default"
+
+const requestsTotalHelp = "HTTP requests sent to the 1Password Partnership API, by connection, operation and HTTP status code (\"error\" when no response arrived)."
 
 var (
 	// requestsTotal counts HTTP requests sent, by operation and by response status
@@ -32,21 +40,21 @@ var (
 	requestsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: MetricRequestsTotal,
 		Help: requestsTotalHelp,
-	}, []string{"operation", "code"})
+	}, []string{LabelConnection, "operation", "code"})
 
 	// requestDuration is the time from sending a request to having read its response.
 	requestDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    MetricRequestDuration,
 		Help:    "Duration of HTTP requests to the 1Password Partnership API, from sending to having read the response.",
 		Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
-	}, []string{"operation"})
+	}, []string{LabelConnection, "operation"})
 
 	// limiterWait is the time calls spent waiting for the client-side rate limiter.
-	limiterWait = prometheus.NewHistogram(prometheus.HistogramOpts{
+	limiterWait = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    MetricRateLimiterWait,
 		Help:    "Time calls to the 1Password Partnership API waited for the client-side rate limiter.",
 		Buckets: []float64{0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
-	})
+	}, []string{LabelConnection})
 )
 
 func init() {
@@ -70,7 +78,17 @@ func register[C prometheus.Collector](c C) C {
 	panic(err)
 }
 
-func observe(op, code string, start time.Time) {
-	requestsTotal.WithLabelValues(op, code).Inc()
-	requestDuration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+func observe(connection, op, code string, start time.Time) {
+	requestsTotal.WithLabelValues(connection, op, code).Inc()
+	requestDuration.WithLabelValues(connection, op).Observe(time.Since(start).Seconds())
+}
+
+// forgetMetrics removes the series of connection, once its client is gone, so that
+// the label's values stay as many as the connections.
+func forgetMetrics(connection string) {
+	for _, v := range []interface {
+		DeletePartialMatch(prometheus.Labels) int
+	}{requestsTotal, requestDuration, limiterWait, credentialsRejected, pausedUntil} {
+		v.DeletePartialMatch(prometheus.Labels{LabelConnection: connection})
+	}
 }

@@ -53,13 +53,15 @@ func TestMetrics(t *testing.T) {
 	srv := newScripted(t)
 	c := newTestClient(t, srv.apiURL())
 	ctx := testCtx(t)
-	count := func(op, code string) float64 { return testutil.ToFloat64(requestsTotal.WithLabelValues(op, code)) }
+	count := func(op, code string) float64 {
+		return testutil.ToFloat64(requestsTotal.WithLabelValues(DefaultConnection, op, code))
+	}
 
 	before := map[[2]string]float64{}
 	for _, k := range [][2]string{{OpGet, "200"}, {OpGet, "404"}, {OpCreate, "201"}, {OpDelete, "204"}, {OpUpdate, "503"}, {OpCreate, "error"}} {
 		before[k] = count(k[0], k[1])
 	}
-	getDurations := histogramCount(t, MetricRequestDuration, map[string]string{"operation": OpGet})
+	getDurations := histogramCount(t, MetricRequestDuration, map[string]string{"connection": DefaultConnection, "operation": OpGet})
 
 	srv.set(answer(200, []byte(`{"account_uid":"acct-1"}`)))
 	_, err := c.Get(ctx, "acct-1")
@@ -99,10 +101,10 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("%s{operation=%q,code=%q} rose by %v, want %v", MetricRequestsTotal, k[0], k[1], got, want)
 		}
 	}
-	if got := histogramCount(t, MetricRequestDuration, map[string]string{"operation": OpGet}) - getDurations; got != 3 {
+	if got := histogramCount(t, MetricRequestDuration, map[string]string{"connection": DefaultConnection, "operation": OpGet}) - getDurations; got != 3 {
 		t.Errorf("%s{operation=get} observed %d requests, want 3", MetricRequestDuration, got)
 	}
-	if n := findMetric(t, MetricRequestsTotal, map[string]string{"operation": OpGet, "code": ""}); n != nil {
+	if n := findMetric(t, MetricRequestsTotal, map[string]string{"connection": DefaultConnection, "operation": OpGet, "code": ""}); n != nil {
 		t.Errorf("a request without a status was counted under an empty code")
 	}
 
@@ -120,9 +122,9 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	for name, want := range map[string][]string{
-		MetricRequestsTotal:   {"code", "operation"},
-		MetricRequestDuration: {"operation"},
-		MetricRateLimiterWait: nil,
+		MetricRequestsTotal:   {"code", "connection", "operation"},
+		MetricRequestDuration: {"connection", "operation"},
+		MetricRateLimiterWait: {"connection"},
 	} {
 		got, ok := labels[name]
 		if !ok || !slices.Equal(got, want) {
@@ -137,8 +139,33 @@ func TestRegisterTwice(t *testing.T) {
 	again := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: MetricRequestsTotal,
 		Help: requestsTotalHelp,
-	}, []string{"operation", "code"})
+	}, []string{LabelConnection, "operation", "code"})
 	if got := register(again); got != requestsTotal {
 		t.Error("register did not return the collector already registered")
+	}
+}
+
+// defaultLabel selects the series of the default connection.
+var defaultLabel = map[string]string{LabelConnection: DefaultConnection}
+
+// TestCloseForgetsTheConnectionsSeries checks that a client's metric series carry
+// its connection's name, and go with the client, so that the label has as many
+// values as there are connections.
+func TestCloseForgetsTheConnectionsSeries(t *testing.T) {
+	srv := newScripted(t)
+	srv.set(answer(200, []byte(`{"account_uid":"acct-1"}`)))
+	c := newTestClient(t, srv.apiURL(), func(cfg *Config) { cfg.Name = "brand-b" })
+	if _, err := c.Get(testCtx(t), "acct-1"); err != nil {
+		t.Fatal(err)
+	}
+	brand := map[string]string{LabelConnection: "brand-b", "operation": OpGet, "code": "200"}
+	if findMetric(t, MetricRequestsTotal, brand) == nil ||
+		findMetric(t, MetricCredentialsRejected, map[string]string{LabelConnection: "brand-b"}) == nil {
+		t.Fatal("the client's series do not carry its connection's name")
+	}
+	c.Close()
+	if findMetric(t, MetricRequestsTotal, brand) != nil ||
+		findMetric(t, MetricCredentialsRejected, map[string]string{LabelConnection: "brand-b"}) != nil {
+		t.Error("the series outlived the client")
 	}
 }

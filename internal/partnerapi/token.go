@@ -14,6 +14,30 @@ import (
 // maxTokenFile bounds how much of the token file is read.
 const maxTokenFile = 64 << 10
 
+// tokens serves the bearer token: from a file (tokenSource), or from a function
+// (tokenFunc), such as one reading a Secret.
+type tokens interface {
+	Token() (string, error)
+}
+
+// tokenFunc serves the bearer token that a function returns.
+type tokenFunc func() (string, error)
+
+// Token returns the function's token, refusing an empty one or one that cannot go
+// in an Authorization header.
+func (f tokenFunc) Token() (string, error) {
+	token, err := f()
+	switch {
+	case err != nil:
+		return "", err
+	case token == "":
+		return "", errors.New("the token is empty")
+	case !validToken(token):
+		return "", errors.New("the token holds whitespace or control characters")
+	}
+	return token, nil
+}
+
 // tokenSource serves the bearer token from a file and reads the file again when
 // it changes. Safe for concurrent use.
 type tokenSource struct {

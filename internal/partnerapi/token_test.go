@@ -47,7 +47,7 @@ func TestTokenRotation(t *testing.T) {
 		if got := bearer(t, srv); got != testToken {
 			t.Fatalf("first request carried the wrong token (%d bytes)", len(got))
 		}
-		if err := os.WriteFile(c.token.path, []byte("\t "+testTokenRotated+"\r\n"), 0o600); err != nil {
+		if err := os.WriteFile(c.tokenFile, []byte("\t "+testTokenRotated+"\r\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		get(t, c)
@@ -59,21 +59,21 @@ func TestTokenRotation(t *testing.T) {
 	t.Run("file replaced by one of the same size and time", func(t *testing.T) {
 		c := newTestClient(t, srv.apiURL())
 		get(t, c)
-		old, err := os.Stat(c.token.path)
+		old, err := os.Stat(c.tokenFile)
 		if err != nil {
 			t.Fatal(err)
 		}
 		// testTokenSwapped has testToken's length, and the new file gets the old
 		// one's modification time: only the inode differs.
-		tmp := c.token.path + ".new"
+		tmp := c.tokenFile + ".new"
 		if err := os.WriteFile(tmp, []byte(testTokenSwapped+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		sameStat(t, tmp, old)
-		if err := os.Rename(tmp, c.token.path); err != nil {
+		if err := os.Rename(tmp, c.tokenFile); err != nil {
 			t.Fatal(err)
 		}
-		if fi, _ := os.Stat(c.token.path); fi.Size() != old.Size() || !fi.ModTime().Equal(old.ModTime()) {
+		if fi, _ := os.Stat(c.tokenFile); fi.Size() != old.Size() || !fi.ModTime().Equal(old.ModTime()) {
 			t.Fatal("test setup: the new file differs in size or time")
 		}
 		get(t, c)
@@ -124,16 +124,16 @@ func TestTokenRotation(t *testing.T) {
 		// Rewrite the file in place with a token of the same length and put the
 		// old modification time back: size, time and inode are unchanged, so the
 		// client keeps the cached token instead of reading the file per request.
-		old, err := os.Stat(c.token.path)
+		old, err := os.Stat(c.tokenFile)
 		must(t, err)
-		must(t, os.WriteFile(c.token.path, []byte(testTokenSwapped+"\n"), 0o600))
-		sameStat(t, c.token.path, old)
+		must(t, os.WriteFile(c.tokenFile, []byte(testTokenSwapped+"\n"), 0o600))
+		sameStat(t, c.tokenFile, old)
 		get(t, c)
 		if got := bearer(t, srv); got != testToken {
 			t.Fatalf("request carried a token read again from an unchanged file (%d bytes)", len(got))
 		}
 		// Any change to the time is noticed.
-		must(t, os.Chtimes(c.token.path, old.ModTime().Add(time.Second), old.ModTime().Add(time.Second)))
+		must(t, os.Chtimes(c.tokenFile, old.ModTime().Add(time.Second), old.ModTime().Add(time.Second)))
 		get(t, c)
 		if got := bearer(t, srv); got != testTokenSwapped {
 			t.Fatalf("request after touching the file carried the old token (%d bytes)", len(got))
@@ -170,14 +170,14 @@ func TestTokenFileProblems(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newTestClient(t, srv.apiURL())
 			before := len(srv.all())
-			must(t, tc.breakFile(c.token.path))
+			must(t, tc.breakFile(c.tokenFile))
 			_, err := c.Get(ctx, "acct-1")
 			rememberErr(err)
 			var e *Error
 			if !errors.Is(err, ErrUnauthorized) || !errors.As(err, &e) || e.StatusCode != 0 {
 				t.Fatalf("err = %v (%s), want ErrUnauthorized without a request", err, kindOf(err))
 			}
-			if !strings.Contains(err.Error(), c.token.path) {
+			if !strings.Contains(err.Error(), c.tokenFile) {
 				t.Errorf("error %q does not name the token file", err)
 			}
 			if n := len(srv.all()) - before; n != 0 {
@@ -185,8 +185,8 @@ func TestTokenFileProblems(t *testing.T) {
 			}
 
 			// Repairing the file is enough; the broken state was not remembered.
-			_ = os.Remove(c.token.path)
-			must(t, os.WriteFile(c.token.path, []byte(testTokenRotated), 0o600))
+			_ = os.Remove(c.tokenFile)
+			must(t, os.WriteFile(c.tokenFile, []byte(testTokenRotated), 0o600))
 			_, err = c.Get(ctx, "acct-1")
 			rememberErr(err)
 			if err != nil {
@@ -219,7 +219,7 @@ func TestTokenConcurrentRotation(t *testing.T) {
 	})
 	ctx := testCtx(t)
 	c := newTestClient(t, srv.apiURL())
-	path := c.token.path
+	path := c.tokenFile
 
 	stop := make(chan struct{})
 	rotated := make(chan struct{})

@@ -56,8 +56,8 @@ at the default 10 requests per second.`,
 			api.UserAgent = userAgent
 			apiClient, err := partnerapi.New(api)
 			if err != nil {
-				return fmt.Errorf("%w (see --%s, --%s, --%s, --%s)", err, FlagPartnerAPIURL,
-					FlagPartnerAPITokenFile, FlagPartnerAPICAFile, FlagPartnerAPIAllowInsecureHTTP)
+				return fmt.Errorf("%w (see --%s, --%s, --%s, --%s)", err, partnerapi.FlagPartnerAPIURL,
+					partnerapi.FlagPartnerAPITokenFile, partnerapi.FlagPartnerAPICAFile, partnerapi.FlagPartnerAPIAllowInsecureHTTP)
 			}
 			in, total, closeIn, err := openUIDs(uidsFile, o.In)
 			if err != nil {
@@ -91,7 +91,7 @@ at the default 10 requests per second.`,
 	cmd.Flags().BoolVar(&observe, "observe", false,
 		"Write managementPolicy: Observe (the operator only reads the accounts); without it, adoptExisting: true.")
 	cmd.Flags().IntVar(&workers, "workers", DefaultWorkers, "Accounts read at once.")
-	BindPartnerAPIFlags(cmd.Flags(), &api)
+	api.BindFlags(cmd.Flags())
 	return cmd
 }
 

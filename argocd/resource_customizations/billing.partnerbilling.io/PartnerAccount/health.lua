@@ -29,6 +29,9 @@ local needsAction = {
   TokenSecretFailed = true,
   EndsAtNotApplied = true,
   ObservedAccountMissing = true,
+  ConnectionNotFound = true,
+  ConnectionNotAllowed = true,
+  ConnectionNotReady = true,
 }
 
 local metadata = obj.metadata or {}

@@ -1,4 +1,4 @@
-package plugin
+package partnerapi
 
 import (
 	"flag"
@@ -8,22 +8,20 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-
-	"github.com/partnerbilling/partner-account-operator/internal/partnerapi"
 )
 
-func TestBindPartnerAPIFlags(t *testing.T) {
-	defaults := partnerapi.Config{
-		BaseURL:           partnerapi.ProductionBaseURL,
+func TestBindFlags(t *testing.T) {
+	defaults := Config{
+		BaseURL:           ProductionBaseURL,
 		Timeout:           30 * time.Second,
 		RequestsPerSecond: 10,
 		Burst:             20,
 	}
 	for _, tc := range []struct {
 		name  string
-		start partnerapi.Config // cfg before binding: its values are the defaults
+		start Config // cfg before binding: its values are the defaults
 		args  []string
-		want  partnerapi.Config
+		want  Config
 	}{
 		{name: "the operator's defaults", want: defaults},
 		{
@@ -37,7 +35,7 @@ func TestBindPartnerAPIFlags(t *testing.T) {
 				"--partner-api-burst=3",
 				"--partner-api-allow-insecure-http",
 			},
-			want: partnerapi.Config{
+			want: Config{
 				BaseURL:           "http://127.0.0.1:8080/api/v1",
 				TokenFile:         "/tmp/token",
 				CAFile:            "/tmp/ca.pem",
@@ -49,10 +47,10 @@ func TestBindPartnerAPIFlags(t *testing.T) {
 		},
 		{
 			name:  "defaults from the Config given",
-			start: partnerapi.Config{TokenFile: "/var/run/secrets/partnerbilling.io/token", BaseURL: partnerapi.TestBaseURL, UserAgent: "ua"},
+			start: Config{TokenFile: "/var/run/secrets/partnerbilling.io/token", BaseURL: TestBaseURL, UserAgent: "ua"},
 			args:  []string{"--partner-api-rps=1"},
-			want: partnerapi.Config{
-				BaseURL:           partnerapi.TestBaseURL,
+			want: Config{
+				BaseURL:           TestBaseURL,
 				TokenFile:         "/var/run/secrets/partnerbilling.io/token",
 				Timeout:           30 * time.Second,
 				RequestsPerSecond: 1,
@@ -65,7 +63,7 @@ func TestBindPartnerAPIFlags(t *testing.T) {
 			// The plugin's flag set (pflag, as cobra's) and the operator's (flag).
 			pcfg := tc.start
 			pfs := pflag.NewFlagSet("plugin", pflag.ContinueOnError)
-			BindPartnerAPIFlags(pfs, &pcfg)
+			pcfg.BindFlags(pfs)
 			if err := pfs.Parse(tc.args); err != nil {
 				t.Fatal(err)
 			}
@@ -76,7 +74,7 @@ func TestBindPartnerAPIFlags(t *testing.T) {
 			gcfg := tc.start
 			gfs := flag.NewFlagSet("operator", flag.ContinueOnError)
 			gfs.SetOutput(io.Discard)
-			BindPartnerAPIFlags(gfs, &gcfg)
+			gcfg.BindFlags(gfs)
 			if err := gfs.Parse(tc.args); err != nil {
 				t.Fatal(err)
 			}
@@ -88,14 +86,14 @@ func TestBindPartnerAPIFlags(t *testing.T) {
 }
 
 func TestPartnerAPIFlagsMakeAClient(t *testing.T) {
-	cfg := partnerapi.Config{}
+	cfg := Config{}
 	fs := pflag.NewFlagSet("plugin", pflag.ContinueOnError)
-	BindPartnerAPIFlags(fs, &cfg)
-	token := writeToken(t, "tok")
+	cfg.BindFlags(fs)
+	token := writeTokenFile(t, testToken)
 	if err := fs.Parse([]string{"--partner-api-url=http://127.0.0.1:1/api/v1", "--partner-api-token-file=" + token}); err != nil {
 		t.Fatal(err)
 	}
-	c, err := partnerapi.New(cfg)
+	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,13 +105,13 @@ func TestPartnerAPIFlagsMakeAClient(t *testing.T) {
 	if err := fs.Parse([]string{"--partner-api-url=http://billing.example.com/api/v1"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := partnerapi.New(cfg); err == nil {
+	if _, err := New(cfg); err == nil {
 		t.Error("an http:// URL on another host was accepted without --partner-api-allow-insecure-http")
 	}
 	if err := fs.Parse([]string{"--partner-api-allow-insecure-http"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := partnerapi.New(cfg); err != nil {
+	if _, err := New(cfg); err != nil {
 		t.Errorf("with --partner-api-allow-insecure-http: %v", err)
 	}
 }

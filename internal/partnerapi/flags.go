@@ -1,12 +1,8 @@
-package plugin
+package partnerapi
 
-import (
-	"time"
+import "time"
 
-	"github.com/partnerbilling/partner-account-operator/internal/partnerapi"
-)
-
-// FlagSet is what BindPartnerAPIFlags needs of a flag set. The standard library's
+// FlagSet is what BindFlags needs of a flag set. The standard library's
 // *flag.FlagSet (the operator's) and pflag's *pflag.FlagSet (cobra's, the
 // plugin's) both have these methods.
 type FlagSet interface {
@@ -28,32 +24,32 @@ const (
 	FlagPartnerAPIAllowInsecureHTTP = "partner-api-allow-insecure-http"
 )
 
-// BindPartnerAPIFlags defines the operator's Partnership API flags on fs, each
-// writing to its field of cfg: --partner-api-url, --partner-api-token-file,
+// BindFlags defines the Partnership API flags on fs, each writing to its field of
+// cfg, for the operator and the kubectl plugin alike: --partner-api-url, --partner-api-token-file,
 // --partner-api-ca-file, --partner-api-timeout, --partner-api-rps,
 // --partner-api-burst and --partner-api-allow-insecure-http. A flag's default is
 // the field's value in cfg when it is set, otherwise the operator's default: the
 // production URL, a 30 s timeout, 10 requests per second with a burst of 20, no
-// token file (partnerapi.New then refuses the Config, naming the field).
-func BindPartnerAPIFlags(fs FlagSet, cfg *partnerapi.Config) {
+// token file (New then refuses the Config, naming the field).
+func (cfg *Config) BindFlags(fs FlagSet) {
 	url := cfg.BaseURL
 	if url == "" {
-		url = partnerapi.ProductionBaseURL
+		url = ProductionBaseURL
 	}
 	timeout := cfg.Timeout
 	if timeout == 0 {
-		timeout = partnerapi.DefaultTimeout
+		timeout = DefaultTimeout
 	}
 	rps := cfg.RequestsPerSecond
 	if rps == 0 {
-		rps = partnerapi.DefaultRequestsPerSecond
+		rps = DefaultRequestsPerSecond
 	}
 	burst := cfg.Burst
 	if burst == 0 {
-		burst = partnerapi.DefaultBurst
+		burst = DefaultBurst
 	}
 	fs.StringVar(&cfg.BaseURL, FlagPartnerAPIURL, url,
-		"Base URL of the 1Password Partnership API. The test server is "+partnerapi.TestBaseURL+".")
+		"Base URL of the 1Password Partnership API. The test server is "+TestBaseURL+".")
 	fs.StringVar(&cfg.TokenFile, FlagPartnerAPITokenFile, cfg.TokenFile,
 		"File holding the partner's bearer token (nothing else; surrounding whitespace is ignored).")
 	fs.StringVar(&cfg.CAFile, FlagPartnerAPICAFile, cfg.CAFile,
