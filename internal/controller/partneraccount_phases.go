@@ -377,6 +377,11 @@ func (r *PartnerAccountReconciler) releaseRemote(ctx context.Context, s *scope) 
 				"delete their PartnerAccounts before the CRD", uid)
 		return true, nil
 	}
+	if !owns(pa) && !mayHaveMadeAny(currentClaim(&pa.Status, r.Options.Now())) {
+		// Nothing to ask any connection about, even one that is gone.
+		r.orphaned(pa, fmt.Sprintf("This resource did not own remote account %q, so nothing was deleted remotely", uid))
+		return true, nil
+	}
 	if ok, err := r.useConnection(ctx, s); err != nil || !ok {
 		if s.outcome.reason != "" {
 			s.conclude(deleteBlocked(s.outcome))
@@ -422,9 +427,6 @@ func (r *PartnerAccountReconciler) mayDelete(ctx context.Context, s *scope) (boo
 			r.orphaned(pa, fmt.Sprintf("Another PartnerAccount holds remote account %q, so nothing was deleted remotely", uid))
 			return false, err
 		}
-	} else if !mayHaveMadeAny(claim) {
-		r.orphaned(pa, fmt.Sprintf("This resource did not own remote account %q, so nothing was deleted remotely", uid))
-		return false, nil
 	}
 
 	acct, err := s.conn.api.Get(ctx, uid)

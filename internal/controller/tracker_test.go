@@ -5,7 +5,9 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -113,5 +115,50 @@ func TestTrackerWaitsForItsOwnWrites(t *testing.T) {
 	tr.mu.Unlock()
 	if tr.behind(key, "15") {
 		t.Error("still waiting for a write the cache never showed, past the lag")
+	}
+}
+
+func TestTrackerForgetsAConnectionsSeriesWithItsLastAccount(t *testing.T) {
+	tr := newAccountTracker(func(string, int64) {})
+	count := func(connection string) int {
+		n := 0
+		ch := make(chan prometheus.Metric, 1024)
+		resourcesGauge.Collect(ch)
+		close(ch)
+		for m := range ch {
+			var out dto.Metric
+			if err := m.Write(&out); err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range out.GetLabel() {
+				if l.GetName() == partnerapi.LabelConnection && l.GetValue() == connection {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	a := newAccount("ns", "a", "brand-1")
+	a.Spec.ConnectionRef = &billingv1alpha1.ConnectionReference{Name: "brand-b"}
+	b := newAccount("ns", "b", "brand-2")
+	b.Spec.ConnectionRef = a.Spec.ConnectionRef
+	tr.OnAdd(a, true)
+	tr.OnAdd(b, true)
+	if n := count("brand-b"); n != 1 {
+		t.Fatalf("%d series for connection brand-b, want 1", n)
+	}
+	if got := testutil.ToFloat64(resourcesGauge.WithLabelValues("Unknown", "None", "brand-b")); got != 2 {
+		t.Errorf("brand-b counts %v accounts, want 2", got)
+	}
+	tr.OnDelete(a)
+	if n := count("brand-b"); n != 1 {
+		t.Errorf("%d series for connection brand-b with one account left, want 1", n)
+	}
+	tr.OnDelete(b)
+	if n := count("brand-b"); n != 0 {
+		t.Errorf("%d series for connection brand-b after its last account went, want none", n)
+	}
+	if n := count(partnerapi.DefaultConnection); n == 0 {
+		t.Error("the default connection's series went too")
 	}
 }

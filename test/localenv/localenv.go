@@ -116,7 +116,9 @@ type Env struct {
 	manager  *corev1.Container
 	cp       *envtest.Environment
 	sim      *childproc.Process
-	operator *Operator
+	// simulators are those StartSimulator started.
+	simulators []*Simulator
+	operator   *Operator
 	others   []*Operator
 	stopped  bool
 }
@@ -200,7 +202,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	return e, nil
 }
 
-// Stop stops the operator, the simulator, kube-apiserver and etcd, in that order.
+// Stop stops the operator, the simulators, kube-apiserver and etcd, in that order.
 // It may be called more than once.
 func (e *Env) Stop() error {
 	if e.stopped {
@@ -215,6 +217,9 @@ func (e *Env) Stop() error {
 	}
 	if e.sim != nil {
 		errs = append(errs, e.sim.Stop(5*time.Second))
+	}
+	for _, sim := range e.simulators {
+		errs = append(errs, sim.Stop())
 	}
 	if e.cp != nil {
 		errs = append(errs, e.cp.Stop())
@@ -412,29 +417,67 @@ func (e *Env) operatorKubeconfig(ctx context.Context) error {
 }
 
 func (e *Env) startSimulator(ctx context.Context, extra []string) error {
-	raw := make([]byte, 24)
-	_, _ = rand.Read(raw)
-	e.token = "pat-" + hex.EncodeToString(raw)
-	e.TokenFile = filepath.Join(e.Dir, "partner-api-token")
-	if err := os.WriteFile(e.TokenFile, []byte(e.token+"\n"), 0o600); err != nil {
-		return err
-	}
-	e.SimulatorLog = filepath.Join(e.Dir, "partnerapi-sim.log")
-	args := append([]string{"--addr", "127.0.0.1:0", "--token-file", e.TokenFile}, extra...)
-	p, line, err := childproc.Start("partnerapi-sim", e.SimulatorBinary, args, nil, e.SimulatorLog, true)
+	sim, err := e.startSimulatorProcess(ctx, "partnerapi-sim", extra)
 	if err != nil {
 		return err
 	}
-	e.sim = p
+	e.sim, e.token, e.TokenFile, e.SimulatorLog = sim.proc, sim.Token, sim.TokenFile, sim.Log
+	e.SimulatorURL, e.PartnerAPIURL = sim.SimulatorURL, sim.PartnerAPIURL
+	return nil
+}
+
+// Simulator is a Partnership API simulator process with a partner token of its own.
+type Simulator struct {
+	// SimulatorAdmin calls its controls.
+	SimulatorAdmin
+	// PartnerAPIURL is its Partnership API's base URL.
+	PartnerAPIURL string
+	// Token is the partner token it accepts, held in TokenFile.
+	Token, TokenFile string
+	// Log is its output.
+	Log  string
+	proc *childproc.Process
+}
+
+// Stop ends the simulator.
+func (s *Simulator) Stop() error { return s.proc.Stop(5 * time.Second) }
+
+// StartSimulator starts another simulator, named name, with a partner token of its
+// own, for a PartnerConnection: a second server or partner contract. Env.Stop stops
+// it too.
+func (e *Env) StartSimulator(ctx context.Context, name string, extra ...string) (*Simulator, error) {
+	sim, err := e.startSimulatorProcess(ctx, name, extra)
+	if err == nil {
+		e.simulators = append(e.simulators, sim)
+	}
+	return sim, err
+}
+
+// startSimulatorProcess starts the simulator binary as name, accepting a new random
+// token, and waits until it answers.
+func (e *Env) startSimulatorProcess(ctx context.Context, name string, extra []string) (*Simulator, error) {
+	raw := make([]byte, 24)
+	_, _ = rand.Read(raw)
+	sim := &Simulator{Token: "pat-" + hex.EncodeToString(raw), TokenFile: filepath.Join(e.Dir, name+"-token"),
+		Log: filepath.Join(e.Dir, name+".log")}
+	if err := os.WriteFile(sim.TokenFile, []byte(sim.Token+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	args := append([]string{"--addr", "127.0.0.1:0", "--token-file", sim.TokenFile}, extra...)
+	p, line, err := childproc.Start(name, e.SimulatorBinary, args, nil, sim.Log, true)
+	if err != nil {
+		return nil, err
+	}
+	sim.proc = p
 	// partnerapi-sim listening on http://127.0.0.1:PORT (dialect contract)
 	_, after, ok := strings.Cut(line, " listening on ")
 	url, _, _ := strings.Cut(after, " ")
 	if !ok || !strings.HasPrefix(url, "http://") {
-		return fmt.Errorf("unexpected first line from partnerapi-sim: %q", line)
+		return nil, fmt.Errorf("unexpected first line from %s: %q", name, line)
 	}
-	e.SimulatorURL = url
-	e.PartnerAPIURL = url + "/api/v1"
-	return waitHTTP(ctx, p, url+"/sim/health")
+	sim.SimulatorURL = url
+	sim.PartnerAPIURL = url + "/api/v1"
+	return sim, waitHTTP(ctx, p, url+"/sim/health")
 }
 
 // startOperator starts an operator process named name with the chart's command
@@ -472,6 +515,9 @@ func (e *Env) startOperator(ctx context.Context, name string, extra []string) (*
 			"--leader-elect", "--leader-election-namespace", Namespace,
 		}
 	}
+	// In a pod, the operator reads its namespace from its ServiceAccount's files;
+	// here it is told.
+	args = append(args, "--connection-secret-namespace", Namespace)
 	p, _, err := childproc.Start(name, e.ManagerBinary, append(args, extra...), env, op.Log, false)
 	if err != nil {
 		return nil, err
