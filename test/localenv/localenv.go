@@ -113,14 +113,14 @@ type Env struct {
 	assets       string
 	operatorArgs []string
 	// manager is the rendered Deployment's manager container, in chart mode.
-	manager  *corev1.Container
-	cp       *envtest.Environment
-	sim      *childproc.Process
+	manager *corev1.Container
+	cp      *envtest.Environment
+	sim     *childproc.Process
 	// simulators are those StartSimulator started.
 	simulators []*Simulator
 	operator   *Operator
-	others   []*Operator
-	stopped  bool
+	others     []*Operator
+	stopped    bool
 }
 
 // mainOperator names the operator process Start starts, and its log (operator.log).
