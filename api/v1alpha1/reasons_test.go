@@ -124,7 +124,7 @@ func reasonsOf(a Alert) map[string]bool {
 // setOf splits a PromQL alternation ("A|B|C") or a list of quoted names.
 func setOf(alternation string) map[string]bool {
 	out := map[string]bool{}
-	for _, r := range strings.Split(alternation, "|") {
+	for r := range strings.SplitSeq(alternation, "|") {
 		out[strings.TrimSpace(r)] = true
 	}
 	return out

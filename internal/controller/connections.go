@@ -67,7 +67,7 @@ func (c *connection) onAPIClock(claim *billingv1alpha1.CreateClaim) *billingv1al
 	if !known {
 		return claim
 	}
-	return claimOnAPIClock(claim, apiNow.Sub(time.Now()))
+	return claimOnAPIClock(claim, time.Until(apiNow))
 }
 
 // sentAt is when a request sent at local time sent went out, on clock.

@@ -75,8 +75,9 @@ func (ps *partnerServer) account(uid string) simulator.AccountState {
 
 // accountUIDs returns the UIDs of the server's accounts.
 func (ps *partnerServer) accountUIDs() []string {
-	var uids []string
-	for _, a := range ps.sim.Accounts() {
+	accounts := ps.sim.Accounts()
+	uids := make([]string, 0, len(accounts))
+	for _, a := range accounts {
 		uids = append(uids, a.UID)
 	}
 	return uids

@@ -133,6 +133,7 @@ func (s *scope) owned() bool {
 		return true
 	case ownDropped:
 		return false
+	case ownUnchanged:
 	}
 	return owns(s.pa)
 }

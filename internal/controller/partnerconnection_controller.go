@@ -186,13 +186,15 @@ func (r *PartnerConnectionReconciler) patchStatus(ctx context.Context, pc *billi
 func (r *PartnerConnectionReconciler) clientConfig(ctx context.Context, pc *billingv1alpha1.PartnerConnection) (
 	cfg partnerapi.Config, fingerprint string, tokenSum [sha256.Size]byte, problem string) {
 	if r.SecretNamespace == "" {
-		return cfg, "", tokenSum, "the operator does not know its own namespace, where the token Secret is: run it with " +
-			"--connection-secret-namespace"
+		return cfg, "", tokenSum, "The operator does not know its own namespace, where the token Secret is: run it " +
+			"with --connection-secret-namespace"
 	}
 	tokenRef := pc.Spec.TokenSecretRef
 	token, err := r.secretValue(ctx, tokenRef)
 	if err != nil {
-		return cfg, "", tokenSum, err.Error()
+		return cfg, "", tokenSum, fmt.Sprintf("spec.tokenSecretRef: %v. Create it with the partner token for %s: "+
+			"kubectl -n %s create secret generic %s --from-file=%s=./partner-token", err, pc.Spec.URL,
+			r.SecretNamespace, tokenRef.Name, tokenRef.Key)
 	}
 	tokenSum = sha256.Sum256([]byte(strings.TrimSpace(token)))
 	cfg = r.Defaults
@@ -213,7 +215,8 @@ func (r *PartnerConnectionReconciler) clientConfig(ctx context.Context, pc *bill
 	if ref := pc.Spec.CASecretRef; ref != nil {
 		ca, err := r.secretValue(ctx, *ref)
 		if err != nil {
-			return cfg, "", tokenSum, err.Error()
+			return cfg, "", tokenSum, fmt.Sprintf("spec.caSecretRef: %v; it holds the PEM certificates to trust for %s",
+				err, pc.Spec.URL)
 		}
 		cfg.CAData = []byte(ca)
 	}
@@ -228,13 +231,13 @@ func (r *PartnerConnectionReconciler) secretValue(ctx context.Context, ref billi
 	err := r.Get(ctx, client.ObjectKey{Namespace: r.SecretNamespace, Name: ref.Name}, secret)
 	switch {
 	case apierrors.IsNotFound(err):
-		return "", fmt.Errorf("Secret %s/%s does not exist", r.SecretNamespace, ref.Name)
+		return "", fmt.Errorf("the Secret %s/%s does not exist", r.SecretNamespace, ref.Name)
 	case err != nil:
-		return "", fmt.Errorf("Secret %s/%s cannot be read: %w", r.SecretNamespace, ref.Name, err)
+		return "", fmt.Errorf("the Secret %s/%s cannot be read: %w", r.SecretNamespace, ref.Name, err)
 	}
 	v, ok := secret.Data[ref.Key]
 	if !ok || len(strings.TrimSpace(string(v))) == 0 {
-		return "", fmt.Errorf("Secret %s/%s has no key %s, or it is empty", r.SecretNamespace, ref.Name, ref.Key)
+		return "", fmt.Errorf("the Secret %s/%s has no key %s, or it is empty", r.SecretNamespace, ref.Name, ref.Key)
 	}
 	return string(v), nil
 }

@@ -91,7 +91,7 @@ var _ = Describe("Signups", func() {
 
 	It("reads nothing at once after a restart, and spreads the reads that follow", func() {
 		h := startHarness(harnessOptions{schedule: true, readBackRate: 5})
-		var accounts []*billingv1alpha1.PartnerAccount
+		accounts := make([]*billingv1alpha1.PartnerAccount, 0, 20)
 		for i := range 20 {
 			pa := newAccount(h.ns(), "restart-"+string(rune('a'+i)), "restart-"+string(rune('a'+i)))
 			Expect(k8sClient.Create(ctx, pa)).To(Succeed())
@@ -108,7 +108,7 @@ var _ = Describe("Signups", func() {
 		// The schedule reads accounts this young every 20 s (±20%): each once in
 		// the 24 s after the restart, spread, never all at once.
 		start := time.Now()
-		var perSecond []int
+		perSecond := make([]int, 0, 24)
 		last := 0
 		for range 24 {
 			time.Sleep(time.Until(start.Add(time.Duration(len(perSecond)+1) * time.Second)))

@@ -22,7 +22,7 @@ import (
 var _ = Describe("Uninstalling", Serial, func() {
 	It("deactivates no account when the CRD is deleted while the operator runs", func() {
 		h := startHarness(harnessOptions{})
-		var accounts []*billingv1alpha1.PartnerAccount
+		accounts := make([]*billingv1alpha1.PartnerAccount, 0, 2)
 		for _, uid := range []string{"uninstall-1", "uninstall-2"} {
 			pa := newAccount(h.ns(), uid, uid)
 			Expect(k8sClient.Create(ctx, pa)).To(Succeed())

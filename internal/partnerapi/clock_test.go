@@ -29,7 +29,7 @@ func TestNowFollowsTheAPIsDateHeader(t *testing.T) {
 		t.Fatal("the Date header was not read")
 	}
 	if d := now.Sub(time.Now().Add(skew)); d < -time.Second || d > time.Second {
-		t.Errorf("API clock = local %v, want local %v within a second", now.Sub(time.Now()), skew)
+		t.Errorf("API clock = local %v, want local %v within a second", time.Until(now), skew)
 	}
 	if c.Timeout() != DefaultTimeout {
 		t.Errorf("Timeout = %v, want %v", c.Timeout(), DefaultTimeout)

@@ -102,8 +102,7 @@ func isTimeout(err error) bool {
 // errnoText is the system's words for err's errno, or a fixed text when it has
 // none.
 func errnoText(err error) string {
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
+	if errno, ok := errors.AsType[syscall.Errno](err); ok {
 		return errno.Error()
 	}
 	return "no system error given"

@@ -37,6 +37,13 @@ spec:
 %s`, name, url, secret, strings.Join(extra, "\n"))
 }
 
+// waitForReason waits until the PartnerAccount's Ready reason is reason.
+func waitForReason(ctx SpecContext, namespace, name, reason string) {
+	GinkgoHelper()
+	kubectl(ctx, "wait", "-n", namespace, `--for=jsonpath={.status.conditions[?(@.type=="Ready")].reason}=`+reason,
+		"--timeout=30s", "partneraccount/"+name)
+}
+
 // onConnectionRef is the spec lines of a PartnerAccount on the connection name.
 func onConnectionRef(name string) string {
 	return "  connectionRef:\n    name: " + name
@@ -103,11 +110,11 @@ var _ = Describe("PartnerConnections", Ordered, func() {
 	It("makes no call for a namespace the connection does not admit", func(ctx SpecContext) {
 		before, err := brandB.SimulatorRequests(ctx)
 		Expect(err).NotTo(HaveOccurred())
-		applyManifest(ctx, account(connectionsNS, "not-admitted", "conn-na-1", "Individual", onConnectionRef("team-b-only")))
+		applyManifest(ctx, account(connectionsNS, "not-admitted", "conn-na-1", "Individual",
+			onConnectionRef("team-b-only")))
 		applyManifest(ctx, account(teamNS, "admitted", "conn-team-1", "Individual", onConnectionRef("team-b-only")))
 		kubectl(ctx, "wait", "-n", teamNS, "--for=condition=Ready", "--timeout=30s", "partneraccount/admitted")
-		kubectl(ctx, "wait", "-n", connectionsNS, "--for=jsonpath={.status.conditions[?(@.type==\"Ready\")].reason}=ConnectionNotAllowed",
-			"--timeout=30s", "partneraccount/not-admitted")
+		waitForReason(ctx, connectionsNS, "not-admitted", "ConnectionNotAllowed")
 		Expect(jsonpath(ctx, connectionsNS, "not-admitted", readyMessagePath)).
 			To(SatisfyAll(ContainSubstring(`"team-b-only"`), ContainSubstring(`"`+connectionsNS+`"`)))
 		after, err := brandB.SimulatorRequests(ctx)
@@ -119,9 +126,9 @@ var _ = Describe("PartnerConnections", Ordered, func() {
 	})
 
 	It("names a connection that does not exist, and makes no call", func(ctx SpecContext) {
-		applyManifest(ctx, account(connectionsNS, "nowhere", "conn-nowhere-1", "Individual", onConnectionRef("no-such-connection")))
-		kubectl(ctx, "wait", "-n", connectionsNS, "--for=jsonpath={.status.conditions[?(@.type==\"Ready\")].reason}=ConnectionNotFound",
-			"--timeout=30s", "partneraccount/nowhere")
+		applyManifest(ctx, account(connectionsNS, "nowhere", "conn-nowhere-1", "Individual",
+			onConnectionRef("no-such-connection")))
+		waitForReason(ctx, connectionsNS, "nowhere", "ConnectionNotFound")
 		_, rows := table(kubectl(ctx, "get", "pa", "-n", connectionsNS, "nowhere"))
 		Expect(rows[0]).To(HaveKeyWithValue("REASON", "ConnectionNotFound"))
 		for _, admin := range []localenv.SimulatorAdmin{env.SimulatorAdmin, brandB.SimulatorAdmin} {
@@ -147,8 +154,7 @@ var _ = Describe("PartnerConnections", Ordered, func() {
 		// Orphan: its deletion, at the end, needs no call to the paused server.
 		applyManifest(ctx, account(connectionsNS, "throttled", "conn-429-1", "Individual", onConnectionRef("slow"),
 			"  deletionPolicy: Orphan"))
-		kubectl(ctx, "wait", "-n", connectionsNS, "--for=jsonpath={.status.conditions[?(@.type==\"Ready\")].reason}=RateLimited",
-			"--timeout=30s", "partneraccount/throttled")
+		waitForReason(ctx, connectionsNS, "throttled", "RateLimited")
 
 		start := time.Now()
 		applyManifest(ctx, account(connectionsNS, "unhindered", "conn-429-2", "Individual", onConnectionRef("brand-b")))
@@ -165,7 +171,7 @@ var _ = Describe("PartnerConnections", Ordered, func() {
 		kubectl(ctx, "delete", "partnerconnection", "slow", "--timeout=30s")
 	})
 
-	It("keeps a connection that accounts use, and lets it go after them, deleting nothing remotely", func(ctx SpecContext) {
+	It("keeps a connection in use, and lets it go after its accounts, deleting nothing remotely", func(ctx SpecContext) {
 		kubectl(ctx, "delete", "partnerconnection", "brand-b", "--wait=false")
 		Eventually(func() string {
 			return kubectl(ctx, "get", "pconn", "brand-b", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].reason}`)

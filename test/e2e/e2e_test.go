@@ -78,9 +78,10 @@ var _ = Describe("PartnerAccounts used with kubectl", Ordered, func() {
 		kubectl(ctx, "wait", "-n", ns, "--for=condition=Ready", "--timeout=60s", "partneraccounts", "--all")
 	})
 
-	It("lists them with kubectl get, the Ready reason included, and -o wide adds the message, suspend and deletion policy", func(ctx SpecContext) {
+	It("lists them with kubectl get and the Ready reason; -o wide adds the message and more", func(ctx SpecContext) {
 		headers, rows := table(kubectl(ctx, "get", "partneraccounts", "-n", ns))
-		Expect(headers).To(Equal([]string{"NAME", "ACCOUNT-UID", "TYPE", "DOMAIN", "REMOTE-STATUS", "ENDS", "READY", "REASON", "AGE"}))
+		Expect(headers).To(Equal([]string{"NAME", "ACCOUNT-UID", "TYPE", "DOMAIN", "REMOTE-STATUS", "ENDS", "READY", "REASON",
+			"AGE"}))
 		got := byName(rows)
 		Expect(got).To(HaveLen(len(samples)))
 		for _, s := range samples {

@@ -29,7 +29,7 @@ var _ = Describe("Decisions only from proof", Ordered, func() {
 		return func() string { return jsonpath(ctx, evidenceNS, name, readyReasonPath) }
 	}
 
-	It("concludes nothing from a wrong path prefix's JSON 404s, and deactivates once the URL is fixed", func(ctx SpecContext) {
+	It("concludes nothing from a wrong prefix's JSON 404s, and deactivates once the URL is fixed", func(ctx SpecContext) {
 		applyManifest(ctx, account(evidenceNS, "prefix", "ev-prefix-1", "Individual"))
 		applyManifest(ctx, account(evidenceNS, "witness", "ev-prefix-2", "Individual"))
 		ready(ctx, "prefix")
@@ -132,7 +132,8 @@ var _ = Describe("Decisions only from proof", Ordered, func() {
 
 		start := time.Now()
 		kubectl(ctx, "delete", "-n", evidenceNS, "partneraccount", "orphan", "--timeout=10s")
-		kubectl(ctx, "patch", "-n", evidenceNS, "partneraccount", "suspended", "--type", "merge", "-p", `{"spec":{"suspend":true}}`)
+		kubectl(ctx, "patch", "-n", evidenceNS, "partneraccount", "suspended", "--type", "merge",
+			"-p", `{"spec":{"suspend":true}}`)
 		Eventually(ctx, reason(ctx, "suspended")).WithTimeout(10 * time.Second).Should(Equal("ReconcileSuspended"))
 		Expect(time.Since(start)).To(BeNumerically("<", 15*time.Second))
 		reqs, err := env.SimulatorRequests(ctx)

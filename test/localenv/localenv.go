@@ -517,8 +517,8 @@ func (e *Env) startOperator(ctx context.Context, name string, extra []string) (*
 	}
 	// In a pod, the operator reads its namespace from its ServiceAccount's files;
 	// here it is told.
-	args = append(args, "--connection-secret-namespace", Namespace)
-	p, _, err := childproc.Start(name, e.ManagerBinary, append(args, extra...), env, op.Log, false)
+	own := []string{"--connection-secret-namespace", Namespace}
+	p, _, err := childproc.Start(name, e.ManagerBinary, slices.Concat(args, own, extra), env, op.Log, false)
 	if err != nil {
 		return nil, err
 	}
