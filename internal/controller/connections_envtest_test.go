@@ -250,6 +250,33 @@ var _ = Describe("PartnerConnections", func() {
 		Expect(h.totalRequests()).To(BeZero())
 	})
 
+	It("waits for a connection's missing token Secret, saying which, and goes on when it is created", func() {
+		h := startHarness(harnessOptions{connections: true})
+		server := startPartnerServer("token-late")
+		pc := h.createConnection(server.url, "token-late", func(pc *billingv1alpha1.PartnerConnection) {
+			pc.Spec.TokenSecretRef.Name = "not-yet"
+		})
+		Eventually(getConnection(pc)).WithTimeout(waitReady).WithPolling(poll).
+			Should(WithTransform(connectionReady, Equal("False/"+billingv1alpha1.ReasonConnectionMisconfigured)))
+		c := meta.FindStatusCondition(getConnection(pc)(Default).Status.Conditions, billingv1alpha1.ConditionReady)
+		Expect(c.Message).To(SatisfyAll(ContainSubstring("spec.tokenSecretRef"),
+			ContainSubstring(h.secretNamespace+"/not-yet"), ContainSubstring("kubectl -n "+h.secretNamespace)))
+
+		pa := createAccount(onConnection(newAccount(h.ns(), "waiting", "late-1"), pc))
+		Eventually(get(pa)).WithTimeout(waitReady).WithPolling(poll).
+			Should(haveReady(metav1.ConditionFalse, billingv1alpha1.ReasonConnectionNotReady))
+		Expect(readyMessage(get(pa)(Default))).To(SatisfyAll(ContainSubstring(pc.Name), ContainSubstring("not-yet")))
+		Expect(server.seen()).To(BeEmpty())
+
+		By("the Secret is created")
+		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: h.secretNamespace,
+			Name: "not-yet"}, StringData: map[string]string{"token": "token-late"}})).To(Succeed())
+		Eventually(get(pa)).WithTimeout(waitReady).WithPolling(poll).
+			Should(haveReady(metav1.ConditionTrue, billingv1alpha1.ReasonAccountReady))
+		Eventually(getConnection(pc)).WithTimeout(waitReady).WithPolling(poll).
+			Should(WithTransform(connectionReady, Equal("True/"+billingv1alpha1.ReasonConnectionVerified)))
+	})
+
 	It("refuses to change a resource's connection", func() {
 		h := startHarness(harnessOptions{connections: true})
 		pa := createAccount(newAccount(h.ns(), "fixed", "fixed-1"))
