@@ -55,3 +55,37 @@ func TestBench200(t *testing.T) {
 			got, float64(got)/float64(n), cfg.RestartWindow, res.RestartCalls)
 	}
 }
+
+// TestSignup50 is make bench's signup scenario, smaller: 50 accounts, the
+// customers of 15 sign up within a minute of their account's creation, with the
+// chart's read-back settings. 50 young accounts read every 20 s take 2.5 GETs a
+// second, within the budget of 5, so every signup must be seen within 90 s (the
+// schedule's 20 s ±20%, with room for a slow machine), and the GETs must stay
+// within the budget on average.
+func TestSignup50(t *testing.T) {
+	ctrllog.SetLogger(logr.Discard())
+	cfg := bench.DefaultSignupConfig()
+	cfg.Accounts, cfg.Signups, cfg.Within, cfg.SeenTimeout = 50, 15, time.Minute, 90*time.Second
+	cfg.WorkDir = t.TempDir()
+	cfg.Logf = func(format string, args ...any) { fmt.Printf(format+"\n", args...) }
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+
+	res, err := bench.RunSignup(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("\n%s\n", bench.SignupTable(res))
+	if res.Redeemed != cfg.Signups || res.Seen() != cfg.Signups {
+		t.Errorf("%d of %d signups seen (%d made)", res.Seen(), cfg.Signups, res.Redeemed)
+	}
+	if len(res.Unexpected) > 0 {
+		t.Errorf("shown provisioned though no customer signed up: %v", res.Unexpected)
+	}
+	if slowest := res.Lag(100); slowest > 90*time.Second {
+		t.Errorf("the slowest signup was seen after %s, want within 90 s", slowest)
+	}
+	if rate := res.GetRate(); rate > cfg.Budget() {
+		t.Errorf("%.2f GETs a second, above the budget of %g", rate, cfg.Budget())
+	}
+}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -165,5 +166,74 @@ func SecretRefsTable(without, with []*Result) string {
 		}
 		b.WriteString("\n")
 	}
+	return b.String()
+}
+
+// Targets of the signup scenario (issue 22).
+const (
+	SignupTargetMedian = 60 * time.Second
+	SignupTargetP95    = 180 * time.Second
+)
+
+// SignupTable renders the figures of the signup scenario as a Markdown table.
+func SignupTable(r *SignupResult) string {
+	c := r.Config
+	var b strings.Builder
+	fmt.Fprintf(&b, "| | target | %s accounts, %s signups within %s of their account's creation |\n|---|---|---|\n",
+		Thousands(c.Accounts), Thousands(c.Signups), c.Within)
+	row := func(what, target, format string, args ...any) {
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", what, target, fmt.Sprintf(format, args...))
+	}
+	unexpected := "no other account shown provisioned"
+	if len(r.Unexpected) > 0 {
+		unexpected = fmt.Sprintf("**%d accounts shown provisioned that no customer redeemed**: %s", len(r.Unexpected),
+			strings.Join(r.Unexpected, ", "))
+	}
+	row("Signups shown as `accountStatus: provisioned`", "all", "**%d of %d** (%s)", r.Seen(), r.Redeemed, unexpected)
+	row("Detection lag, median", "≤ "+secs(SignupTargetMedian), "**%s**", secs(r.Lag(50)))
+	row("Detection lag, 95th percentile", "≤ "+secs(SignupTargetP95), "**%s**", secs(r.Lag(95)))
+	row("Detection lag, max", "", "%s", secs(r.Lag(100)))
+	budget := c.Budget()
+	after := "unknown"
+	if rate, ok := r.GetRateAfterReady(); ok {
+		after = fmt.Sprintf("%.2f/s", rate)
+	}
+	row("GETs a second, first create to last signup seen", fmt.Sprintf("≤ %g (half of %g rps)", budget, c.RPS),
+		"**%.2f** (%d GETs in %s; %s from all Ready on)", r.GetRate(), r.Calls.Op("get"), secs(r.End), after)
+	peak, at := r.PeakWindow(10 * time.Second)
+	row("Most GETs in 10 s", fmt.Sprintf("≤ %g", 10*budget), "**%d** = %.1f/s (from %s after the first create)",
+		peak, float64(peak)/10, secs(at))
+	whole, rest, restFor := r.GetsPerMinute()
+	perMinute := make([]string, 0, len(whole)+1)
+	for _, n := range whole {
+		perMinute = append(perMinute, strconv.Itoa(n))
+	}
+	if restFor > 0 {
+		perMinute = append(perMinute, fmt.Sprintf("then %d in %s", rest, secs(restFor)))
+	}
+	row("GETs in each minute from the first create", fmt.Sprintf("≤ %g", 60*budget), "%s",
+		strings.Join(perMinute, ", "))
+	row("All Partnership API calls", "", "%s", r.Calls)
+	row("Time to create the objects; to all Ready", "", "%s; %s", secs(r.CreateTime), secs(r.ReadyTime))
+	row("Signups made", "", "from %s to %s after the first create", secs(r.FirstSignup), secs(r.LastSignup))
+	return b.String()
+}
+
+// ImportTable renders the figures of the plugin's import as a Markdown table.
+func ImportTable(r *ImportResult) string {
+	c := r.Config
+	var b strings.Builder
+	fmt.Fprintf(&b, "| | target | %s UIDs |\n|---|---|---|\n", Thousands(c.UIDs))
+	row := func(what, target, format string, args ...any) {
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", what, target, fmt.Sprintf(format, args...))
+	}
+	row("Bound: N ÷ rate limit", "", "%s (N ÷ %g rps)", secs(c.Bound()), c.RPS)
+	row("Time to import", "", "%s = **%.2f×** the bound", secs(r.Time), r.Ratio())
+	row("Partnership API calls", "1 per UID", "%s", r.Calls)
+	row("Peak RSS of the plugin (VmHWM)", "", "**%.1f MiB** (the kernel's ru_maxrss at exit: %.1f MiB; highest VmRSS "+
+		"sampled: %.1f MiB)", mib(r.PeakRSS), mib(r.MaxRSS), mib(r.MaxSampledRSS))
+	row("CPU seconds of the plugin", "", "%.1f s", r.CPU.Seconds())
+	row("Output", "", "%s PartnerAccounts, %.1f MiB of YAML; stderr's summary: %s", Thousands(r.Documents),
+		mib(r.OutputBytes), "`"+r.Summary+"`")
 	return b.String()
 }

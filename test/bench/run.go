@@ -60,23 +60,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		}
 	}()
 
-	scheme := runtime.NewScheme()
-	if err := errors.Join(clientgoscheme.AddToScheme(scheme), billingv1alpha1.AddToScheme(scheme)); err != nil {
-		return nil, err
-	}
-	// The benchmark creates the objects as fast as kube-apiserver takes them.
-	restCfg := *env.AdminConfig
-	restCfg.QPS, restCfg.Burst = 1000, 2000
-	c, err := client.New(&restCfg, client.Options{Scheme: scheme})
-	if err != nil {
-		return nil, err
-	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
-	if err := c.Create(ctx, ns); err != nil {
-		return nil, err
-	}
-	watchCache, err := cache.New(&restCfg, cache.Options{Scheme: scheme,
-		DefaultNamespaces: map[string]cache.Config{namespace: {}}})
+	c, watchCache, err := benchClients(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -84,12 +68,11 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	cacheCtx, stopCache := context.WithCancel(ctx)
-	defer stopCache()
-	go func() { _ = watchCache.Start(cacheCtx) }()
-	if !watchCache.WaitForCacheSync(ctx) {
-		return nil, errors.New("the benchmark's watch of PartnerAccounts did not sync")
+	stopCache, err := startWatch(ctx, watchCache)
+	if err != nil {
+		return nil, err
 	}
+	defer stopCache()
 
 	r := &run{cfg: cfg, env: env, client: c, res: &Result{Config: cfg, ServerVersion: env.ServerVersion}}
 	steps := []step{
@@ -111,6 +94,42 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		}
 	}
 	return r.res, nil
+}
+
+// benchClients creates the namespace of the benchmark's PartnerAccounts, and
+// returns a client of kube-apiserver as cluster admin, allowed to create the
+// objects as fast as kube-apiserver takes them, and a cache, not started yet, to
+// watch them with.
+func benchClients(ctx context.Context, env *localenv.Env) (client.Client, cache.Cache, error) {
+	scheme := runtime.NewScheme()
+	if err := errors.Join(clientgoscheme.AddToScheme(scheme), billingv1alpha1.AddToScheme(scheme)); err != nil {
+		return nil, nil, err
+	}
+	restCfg := *env.AdminConfig
+	restCfg.QPS, restCfg.Burst = 1000, 2000
+	c, err := client.New(&restCfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, nil, err
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
+	if err := c.Create(ctx, ns); err != nil {
+		return nil, nil, err
+	}
+	watchCache, err := cache.New(&restCfg, cache.Options{Scheme: scheme,
+		DefaultNamespaces: map[string]cache.Config{namespace: {}}})
+	return c, watchCache, err
+}
+
+// startWatch starts the cache, once its handlers are registered, and waits until
+// it has listed the PartnerAccounts; the function returned stops it.
+func startWatch(ctx context.Context, watchCache cache.Cache) (func(), error) {
+	cacheCtx, stopCache := context.WithCancel(ctx)
+	go func() { _ = watchCache.Start(cacheCtx) }()
+	if !watchCache.WaitForCacheSync(ctx) {
+		stopCache()
+		return nil, errors.New("the benchmark's watch of PartnerAccounts did not sync")
+	}
+	return stopCache, nil
 }
 
 // step is one phase of a run.

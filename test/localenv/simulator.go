@@ -75,6 +75,13 @@ func (a SimulatorAdmin) DeleteRemoteAccount(ctx context.Context, uid string) err
 	return err
 }
 
+// Redeem does what a customer's signup with the account's activation token does:
+// the simulator's account uid goes from entitled to provisioned.
+func (a SimulatorAdmin) Redeem(ctx context.Context, uid string) error {
+	_, err := a.simCall(ctx, http.MethodPost, "/sim/accounts/"+url.PathEscape(uid)+"/redeem", nil)
+	return err
+}
+
 // SetSimulatorFaults replaces the simulator's faults; the zero Faults clears them.
 func (a SimulatorAdmin) SetSimulatorFaults(ctx context.Context, f simulator.Faults) error {
 	body, err := json.Marshal(f)

@@ -1,12 +1,23 @@
-// Command bench is make bench: it measures the operator at 1,000 and 10,000
-// PartnerAccounts, each size on a fresh environment (see package test/bench), and
-// 1,000 a second time with spec.activationTokenSecretRef on every account, to
-// compare; it prints the figures and writes them to docs/benchmarks.md, with a PNG
-// of Ready accounts over time for each size (drawn by hack/benchplot) and a summary
-// in README.md.
+// Command bench is make bench. Its parts, each on a fresh environment (see package
+// test/bench):
+//
+//   - sizes: the operator at 1,000 and 10,000 PartnerAccounts, and 1,000 a second
+//     time with spec.activationTokenSecretRef on every account, to compare;
+//   - signup: how soon the operator sees customers sign up (500 accounts, 150
+//     signups), with the chart's read-back settings, and the GET rate meanwhile;
+//   - import: the kubectl plugin importing 10,000 UIDs (only when named: it takes
+//     about 17 minutes);
+//   - simulation: the read-back schedule alone, simulated (go run ./hack/readbacksim).
+//
+// It prints the figures and writes them to docs/benchmarks.md, with a PNG of Ready
+// accounts over time for each size (drawn by hack/benchplot) and, when the sizes
+// ran, a summary in README.md. A run of some parts (-only) rewrites their sections
+// of the document and keeps the others as they were.
 //
 //	make bench
 //	make bench BENCH_ARGS="-accounts 1000 -rps 20"
+//	make bench BENCH_ARGS="-only signup"
+//	make bench BENCH_ARGS="-only import -readme="
 //
 // It exits non-zero, naming the step, when a step fails, and then keeps the
 // environment's logs.
@@ -18,7 +29,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,6 +41,7 @@ import (
 	"github.com/go-logr/logr"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/partnerbilling/partner-account-operator/internal/testenv"
 	"github.com/partnerbilling/partner-account-operator/test/bench"
 	"github.com/partnerbilling/partner-account-operator/test/localenv"
 )
@@ -36,11 +50,29 @@ func main() {
 	os.Exit(run())
 }
 
+// The parts of make bench, each a section of the document.
+const (
+	partSizes      = "sizes"
+	partSignup     = "signup"
+	partImport     = "import"
+	partSimulation = "simulation"
+)
+
+// allParts are the parts in the order they run and the document shows them;
+// defaultParts those a run without -only runs.
+var (
+	allParts     = []string{partSizes, partSignup, partImport, partSimulation}
+	defaultParts = []string{partSizes, partSignup, partSimulation}
+)
+
 // flags are the command line.
 type flags struct {
+	parts        map[string]bool
 	sizes        []int
 	secretRefs   []int        // the sizes to run again with token Secrets
 	cfg          bench.Config // all but Accounts, SecretRefs and WorkDir
+	signup       bench.SignupConfig
+	importUIDs   int
 	doc, readme  string
 	plot         bool
 	operatorArgs stringList
@@ -48,33 +80,48 @@ type flags struct {
 
 func parseFlags() (*flags, error) {
 	def := bench.DefaultConfig(0)
-	f := &flags{}
+	f := &flags{signup: bench.DefaultSignupConfig()}
+	only := flag.String("only", "",
+		"comma-separated parts to run, among "+strings.Join(allParts, ", ")+"; the document keeps the sections of "+
+			"the others as they were (default: "+strings.Join(defaultParts, ", ")+")")
 	sizes := flag.String("accounts", "1000,10000",
-		"comma-separated numbers of PartnerAccounts; each runs on a fresh environment")
+		"sizes: comma-separated numbers of PartnerAccounts; each runs on a fresh environment")
 	secretRefs := flag.String("secret-refs", "1000",
-		"comma-separated sizes, among -accounts, to run a second time with spec.activationTokenSecretRef on every "+
-			"account, and compare; empty: none")
+		"sizes: comma-separated sizes, among -accounts, to run a second time with spec.activationTokenSecretRef on "+
+			"every account, and compare; empty: none")
 	flag.Float64Var(&f.cfg.RPS, "rps", def.RPS, "the operator's --partner-api-rps, the rate limit of the bound")
 	flag.DurationVar(&f.cfg.Latency, "latency", def.Latency, "the simulator's latency on every API answer")
 	flag.IntVar(&f.cfg.CreateWorkers, "create-workers", def.CreateWorkers, "creates in flight at once")
-	flag.DurationVar(&f.cfg.ReadyTimeout, "ready-timeout", 0, "how long to wait for all Ready; 0: 3× the bound + 2m")
-	flag.DurationVar(&f.cfg.IdleWindow, "idle", def.IdleWindow, "how long to count calls and writes while idle")
-	flag.DurationVar(&f.cfg.RestartWindow, "restart", def.RestartWindow, "how long to count calls after a restart")
+	flag.DurationVar(&f.cfg.ReadyTimeout, "ready-timeout", 0,
+		"sizes: how long to wait for all Ready; 0: 3× the bound + 2m")
+	flag.DurationVar(&f.cfg.IdleWindow, "idle", def.IdleWindow, "sizes: how long to count calls and writes while idle")
+	flag.DurationVar(&f.cfg.RestartWindow, "restart", def.RestartWindow, "sizes: how long to count calls after a restart")
 	flag.DurationVar(&f.cfg.ResyncPeriod, "resync-period", def.ResyncPeriod,
-		"the operator's --resync-period: longer than the run, so that no read-back falls in the idle and restart windows")
+		"sizes: the operator's --resync-period and --min-read-back-interval, so that no read-back falls in the idle "+
+			"and restart windows")
 	flag.DurationVar(&f.cfg.BacklogSettle, "backlog-settle", def.BacklogSettle,
-		"how long reads are counted in the backlog phase before the endsAt changes")
+		"sizes: how long reads are counted in the backlog phase before the endsAt changes")
 	flag.IntVar(&f.cfg.EndsAtChanges, "endsat-changes", def.EndsAtChanges,
-		"how many endsAt changes to time, one after the other")
-	flag.DurationVar(&f.cfg.EndsAtTimeout, "endsat-timeout", def.EndsAtTimeout, "how long to wait for each endsAt change")
-	flag.StringVar(&f.cfg.BinDir, "bin-dir", "bin", "where to build the operator and the simulator")
+		"sizes: how many endsAt changes to time, one after the other")
+	flag.DurationVar(&f.cfg.EndsAtTimeout, "endsat-timeout", def.EndsAtTimeout,
+		"sizes: how long to wait for each endsAt change")
+	flag.IntVar(&f.signup.Accounts, "signup-accounts", f.signup.Accounts, "signup: PartnerAccounts to create")
+	flag.IntVar(&f.signup.Signups, "signups", f.signup.Signups, "signup: how many of them are redeemed")
+	flag.DurationVar(&f.signup.Within, "signup-within", f.signup.Within,
+		"signup: each signup comes at a random time within this of its account's creation")
+	flag.IntVar(&f.importUIDs, "import-uids", 10000, "import: UIDs to import with the kubectl plugin")
+	flag.StringVar(&f.cfg.BinDir, "bin-dir", "bin", "where to build the operator, the simulator and the plugin")
 	flag.StringVar(&f.cfg.Helm, "helm", def.Helm, "the helm that renders dist/chart (default $HELM, or bin/helm)")
 	flag.StringVar(&f.doc, "doc", "docs/benchmarks.md", "the Markdown file to write, with the PNGs beside it; empty: none")
-	flag.StringVar(&f.readme, "readme", "README.md", "the README whose benchmark summary to rewrite; empty: none")
+	flag.StringVar(&f.readme, "readme", "README.md",
+		"the README whose benchmark summary to rewrite when the sizes run; empty: none")
 	flag.BoolVar(&f.plot, "plot", true, "draw the PNGs with hack/benchplot (go run)")
 	flag.Var(&f.operatorArgs, "operator-arg", "an argument added to the operator's command line; repeat for more")
 	flag.Parse()
 	var err error
+	if f.parts, err = parseParts(*only); err != nil {
+		return nil, err
+	}
 	if f.sizes, err = parseSizes("accounts", *sizes); err != nil {
 		return nil, err
 	}
@@ -84,7 +131,28 @@ func parseFlags() (*flags, error) {
 		}
 	}
 	f.cfg.OperatorArgs = f.operatorArgs
+	f.signup.RPS, f.signup.Latency, f.signup.CreateWorkers = f.cfg.RPS, f.cfg.Latency, f.cfg.CreateWorkers
+	f.signup.Helm, f.signup.BinDir, f.signup.OperatorArgs = f.cfg.Helm, f.cfg.BinDir, f.operatorArgs
 	return f, nil
+}
+
+// parseParts parses -only.
+func parseParts(list string) (map[string]bool, error) {
+	parts := map[string]bool{}
+	if list == "" {
+		for _, p := range defaultParts {
+			parts[p] = true
+		}
+		return parts, nil
+	}
+	for p := range strings.SplitSeq(list, ",") {
+		p = strings.TrimSpace(p)
+		if !slices.Contains(allParts, p) {
+			return nil, fmt.Errorf("-only %q: want parts among %s, separated by commas", list, strings.Join(allParts, ", "))
+		}
+		parts[p] = true
+	}
+	return parts, nil
 }
 
 // parseSizes parses the comma-separated numbers of the flag name.
@@ -100,6 +168,15 @@ func parseSizes(name, list string) ([]int, error) {
 	return sizes, nil
 }
 
+// outcome is what a run of make bench measured, part by part; a part not run is nil.
+type outcome struct {
+	machine                  machine
+	runs, withRefs, withouts []*sizeRun
+	signup                   *signupRun
+	imp                      *importRun
+	simulation               *simulationRun
+}
+
 func run() int {
 	ctrllog.SetLogger(logr.Discard()) // envtest's own logging is not for the benchmark
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -109,39 +186,93 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 2
 	}
-	m := describeMachine()
-	fmt.Printf("Machine: %s\n", m)
+	o := &outcome{machine: describeMachine()}
+	fmt.Printf("Machine: %s\n", o.machine)
 
-	var runs, withRefs, withoutRefs []*sizeRun
+	if f.parts[partSizes] {
+		if err := runSizes(ctx, f, o); err != nil {
+			return fail(ctx, err)
+		}
+	}
+	if f.parts[partSignup] {
+		if o.signup, err = runSignup(ctx, f); err != nil {
+			return fail(ctx, err)
+		}
+	}
+	if f.parts[partImport] {
+		if o.imp, err = runImportPart(ctx, f); err != nil {
+			return fail(ctx, err)
+		}
+	}
+	if f.parts[partSimulation] {
+		if o.simulation, err = runSimulation(ctx); err != nil {
+			return fail(ctx, &localenv.StepError{Step: "Simulate the read-back schedule", Err: err})
+		}
+	}
+	if err := publish(f, o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: step \"Write the report\" failed:", err)
+		return 1
+	}
+	return 0
+}
+
+// runSizes runs the sizes, and those again with token Secrets.
+func runSizes(ctx context.Context, f *flags, o *outcome) error {
 	for _, n := range f.sizes {
 		sr, err := runSize(ctx, f, n, false)
 		if err != nil {
-			return fail(ctx, err)
+			return err
 		}
-		runs = append(runs, sr)
+		o.runs = append(o.runs, sr)
 		fmt.Printf("\n%s\n", bench.Table(sr.result))
 		if !slices.Contains(f.secretRefs, n) {
 			continue
 		}
 		ref, err := runSize(ctx, f, n, true)
 		if err != nil {
-			return fail(ctx, err)
+			return err
 		}
-		withoutRefs, withRefs = append(withoutRefs, sr), append(withRefs, ref)
+		o.withouts, o.withRefs = append(o.withouts, sr), append(o.withRefs, ref)
 		fmt.Printf("\n%s\n", bench.SecretRefsTable([]*bench.Result{sr.result}, []*bench.Result{ref.result}))
 	}
-	if len(runs) > 1 {
-		fmt.Printf("All sizes:\n\n%s\n", bench.Table(results(runs)...))
+	if len(o.runs) > 1 {
+		fmt.Printf("All sizes:\n\n%s\n", bench.Table(results(o.runs)...))
 	}
-	if len(withRefs) > 1 {
-		fmt.Printf("Token Secrets:\n\n%s\n", bench.SecretRefsTable(results(withoutRefs), results(withRefs)))
+	if len(o.withRefs) > 1 {
+		fmt.Printf("Token Secrets:\n\n%s\n", bench.SecretRefsTable(results(o.withouts), results(o.withRefs)))
 	}
-	if err := publish(f, m, runs, withoutRefs, withRefs); err != nil {
-		fmt.Fprintln(os.Stderr, "bench: step \"Write the report\" failed:", err)
-		return 1
-	}
-	return 0
+	return nil
 }
+
+// load is the load on the machine around a part, and how long it took.
+type load struct {
+	date, before, after string
+	took                time.Duration
+}
+
+// measure runs fn in a work directory of its own, which is removed unless fn
+// fails, and notes the load around it.
+func measure(title string, fn func(dir string) error) (load, error) {
+	dir, err := os.MkdirTemp("", "partner-account-bench-")
+	if err != nil {
+		return load{}, err
+	}
+	fmt.Printf("\n=== %s (logs in %s)\n", title, dir)
+	l := load{date: now(), before: loadAverage()}
+	start := time.Now()
+	if err := fn(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: logs kept in", dir)
+		return l, err
+	}
+	l.took, l.after = time.Since(start), loadAverage()
+	_ = os.RemoveAll(dir)
+	return l, nil
+}
+
+// now is the time a part ran, as the document shows it.
+func now() string { return time.Now().UTC().Format("2006-01-02 15:04 MST") }
+
+func logf(format string, args ...any) { fmt.Printf(format+"\n", args...) }
 
 // sizeRun is one size's result and the load on the machine around it.
 type sizeRun struct {
@@ -159,32 +290,94 @@ func results(runs []*sizeRun) []*bench.Result {
 }
 
 // runSize runs the benchmark at n accounts, with spec.activationTokenSecretRef on
-// each when secretRefs is set, in a work directory of its own, which is removed
-// unless the run fails.
+// each when secretRefs is set.
 func runSize(ctx context.Context, f *flags, n int, secretRefs bool) (*sizeRun, error) {
-	dir, err := os.MkdirTemp("", "partner-account-bench-")
-	if err != nil {
-		return nil, err
-	}
 	cfg := f.cfg
-	cfg.Accounts, cfg.SecretRefs, cfg.WorkDir = n, secretRefs, dir
-	cfg.Logf = func(format string, args ...any) { fmt.Printf(format+"\n", args...) }
+	cfg.Accounts, cfg.SecretRefs, cfg.Logf = n, secretRefs, logf
 	tokens := "tokens in status"
 	if secretRefs {
 		tokens = "tokens in Secrets named by spec.activationTokenSecretRef"
 	}
-	fmt.Printf("\n=== %d PartnerAccounts, %s, at --partner-api-rps=%g, simulator latency %s (logs in %s)\n",
-		n, tokens, cfg.RPS, cfg.Latency, dir)
-	sr := &sizeRun{loadBefore: loadAverage()}
-	start := time.Now()
-	sr.result, err = bench.Run(ctx, cfg)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench: logs kept in", dir)
-		return nil, err
+	sr := &sizeRun{}
+	l, err := measure(fmt.Sprintf("%d PartnerAccounts, %s, at --partner-api-rps=%g, simulator latency %s", n, tokens,
+		cfg.RPS, cfg.Latency), func(dir string) error {
+		cfg.WorkDir = dir
+		var err error
+		sr.result, err = bench.Run(ctx, cfg)
+		return err
+	})
+	sr.loadBefore, sr.loadAfter, sr.took = l.before, l.after, l.took
+	return sr, err
+}
+
+// signupRun is the signup scenario's result and the load around it.
+type signupRun struct {
+	result *bench.SignupResult
+	load
+}
+
+func runSignup(ctx context.Context, f *flags) (*signupRun, error) {
+	cfg := f.signup
+	cfg.Logf = logf
+	sr := &signupRun{}
+	var err error
+	sr.load, err = measure(fmt.Sprintf("Signups: %d PartnerAccounts, %d signups within %s, at --partner-api-rps=%g "+
+		"and the chart's read-back settings", cfg.Accounts, cfg.Signups, cfg.Within, cfg.RPS), func(dir string) error {
+		cfg.WorkDir = dir
+		var err error
+		sr.result, err = bench.RunSignup(ctx, cfg)
+		return err
+	})
+	if err == nil {
+		fmt.Printf("\n%s\n", bench.SignupTable(sr.result))
 	}
-	sr.took, sr.loadAfter = time.Since(start), loadAverage()
-	_ = os.RemoveAll(dir)
-	return sr, nil
+	return sr, err
+}
+
+// importRun is the plugin import's result and the load around it.
+type importRun struct {
+	result *bench.ImportResult
+	load
+}
+
+func runImportPart(ctx context.Context, f *flags) (*importRun, error) {
+	cfg := bench.DefaultImportConfig(f.importUIDs)
+	cfg.Latency, cfg.Helm, cfg.BinDir, cfg.Logf = f.cfg.Latency, f.cfg.Helm, f.cfg.BinDir, logf
+	ir := &importRun{}
+	var err error
+	ir.load, err = measure(fmt.Sprintf("Import %d UIDs with the kubectl plugin at --partner-api-rps=%g",
+		cfg.UIDs, cfg.RPS), func(dir string) error {
+		cfg.WorkDir = dir
+		var err error
+		ir.result, err = bench.RunImport(ctx, cfg)
+		return err
+	})
+	if err == nil {
+		fmt.Printf("\n%s\n", bench.ImportTable(ir.result))
+	}
+	return ir, err
+}
+
+// simulationRun is hack/readbacksim's section of the document.
+type simulationRun struct {
+	markdown string
+	load
+}
+
+// runSimulation runs hack/readbacksim with its model and keeps its Markdown.
+func runSimulation(ctx context.Context) (*simulationRun, error) {
+	fmt.Printf("\n=== Simulate the read-back schedule: go run ./hack/readbacksim -markdown\n")
+	s := &simulationRun{load: load{date: now(), before: loadAverage()}}
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, "go", "run", "./hack/readbacksim", "-markdown")
+	cmd.Dir, cmd.Stderr = testenv.Root(), os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go run ./hack/readbacksim: %w", err)
+	}
+	s.markdown, s.took, s.after = strings.TrimSpace(string(out)), time.Since(start), loadAverage()
+	fmt.Printf("%s\n", s.markdown)
+	return s, nil
 }
 
 // fail reports a failed step and returns the exit code.
@@ -206,3 +399,11 @@ type stringList []string
 
 func (l *stringList) String() string     { return strings.Join(*l, " ") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// abs is path under root unless it is absolute.
+func abs(root, path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(root, path)
+}

@@ -24,6 +24,11 @@ const (
 	readmeEnd   = "<!-- make bench: end -->"
 )
 
+// Each part's section of the document lies between the lines sectionStart(part)
+// and sectionEnd(part); a run that leaves a part out keeps its section as it was.
+func sectionStart(part string) string { return "<!-- make bench: " + part + " -->" }
+func sectionEnd(part string) string   { return "<!-- make bench: " + part + " end -->" }
+
 // docRun is one run as the document shows it.
 type docRun struct {
 	Result                *bench.Result
@@ -36,44 +41,100 @@ func newDocRun(r *sizeRun, png string) docRun {
 	return docRun{Result: r.result, LoadBefore: r.loadBefore, LoadAfter: r.loadAfter, Took: r.took, PNG: png}
 }
 
-// docData is what the document's template shows.
+// docData is what the document's template shows: a section for each part, nil
+// for a part that did not run.
 type docData struct {
-	Date, Command, ServerVersion, Table string
-	Machine                             machine
-	Config                              bench.Config
-	Runs, SecretRefRuns                 []docRun
-	SecretRefsTable                     string
+	Machine    machine
+	Command    string
+	Sizes      *sizesDoc
+	Signup     *signupDoc
+	Import     *importDoc
+	Simulation *simulationDoc
+}
+
+// sizesDoc is the section of the sizes.
+type sizesDoc struct {
+	Date, ServerVersion, Table string
+	Config                     bench.Config
+	Runs, SecretRefRuns        []docRun
+	SecretRefsTable            string
 	// OperatorArgs and OperatorEnv are what the first run's operator ran with;
 	// ChartResync is the chart's --resync-period among those arguments.
 	OperatorArgs, OperatorEnv []string
 	ChartResync               string
 }
 
-// newDocData gathers the document's data: runs are the sizes, withRefs the runs
+// signupDoc is the section of the signup scenario.
+type signupDoc struct {
+	Date, Table           string
+	Result                *bench.SignupResult
+	Config                bench.SignupConfig
+	ChartResync           string
+	LoadBefore, LoadAfter string
+	Took                  time.Duration
+	// Cycle is how long reading every account once takes at the budget.
+	Cycle time.Duration
+}
+
+// importDoc is the section of the plugin's import.
+type importDoc struct {
+	Date, Table           string
+	Result                *bench.ImportResult
+	LoadBefore, LoadAfter string
+	Took                  time.Duration
+}
+
+// simulationDoc is the section of the simulation.
+type simulationDoc struct {
+	Date, Markdown string
+}
+
+// newDocData gathers the document's data from what ran.
+func newDocData(o *outcome) docData {
+	data := docData{Machine: o.machine, Command: command()}
+	if len(o.runs) > 0 {
+		data.Sizes = newSizesDoc(o.runs, o.withouts, o.withRefs)
+	}
+	if s := o.signup; s != nil {
+		c := s.result.Config
+		data.Signup = &signupDoc{Date: s.date, Table: bench.SignupTable(s.result), Result: s.result, Config: c,
+			ChartResync: firstFlag(s.result.OperatorArgs, "--resync-period"), LoadBefore: s.before,
+			LoadAfter: s.after, Took: s.took,
+			Cycle: time.Duration(float64(c.Accounts) / c.Budget() * float64(time.Second))}
+	}
+	if i := o.imp; i != nil {
+		data.Import = &importDoc{Date: i.date, Table: bench.ImportTable(i.result), Result: i.result,
+			LoadBefore: i.before, LoadAfter: i.after, Took: i.took}
+	}
+	if s := o.simulation; s != nil {
+		data.Simulation = &simulationDoc{Date: s.date, Markdown: s.markdown}
+	}
+	return data
+}
+
+// newSizesDoc gathers the sizes' section: runs are the sizes, withRefs the runs
 // again with token Secrets of withoutRefs, some of runs. Each of runs has its PNG.
-func newDocData(m machine, runs, withoutRefs, withRefs []*sizeRun) docData {
+func newSizesDoc(runs, withoutRefs, withRefs []*sizeRun) *sizesDoc {
 	first := runs[0].result
-	data := docData{
-		Date:          time.Now().UTC().Format("2006-01-02 15:04 MST"),
-		Command:       command(),
+	d := &sizesDoc{
+		Date:          now(),
 		ServerVersion: first.ServerVersion,
 		Table:         bench.Table(results(runs)...),
-		Machine:       m,
 		Config:        first.Config,
 		OperatorArgs:  first.OperatorArgs,
 		OperatorEnv:   first.OperatorEnv,
 		ChartResync:   firstFlag(first.OperatorArgs, "--resync-period"),
 	}
 	for _, r := range runs {
-		data.Runs = append(data.Runs, newDocRun(r, pngName(r.result)))
+		d.Runs = append(d.Runs, newDocRun(r, pngName(r.result)))
 	}
 	if len(withRefs) > 0 {
-		data.SecretRefsTable = bench.SecretRefsTable(results(withoutRefs), results(withRefs))
+		d.SecretRefsTable = bench.SecretRefsTable(results(withoutRefs), results(withRefs))
 	}
 	for _, r := range withRefs {
-		data.SecretRefRuns = append(data.SecretRefRuns, newDocRun(r, ""))
+		d.SecretRefRuns = append(d.SecretRefRuns, newDocRun(r, ""))
 	}
-	return data
+	return d
 }
 
 // pngName is the file name of the plot of r, beside the document.
@@ -84,9 +145,12 @@ func pngName(r *bench.Result) string {
 // render executes the document's template.
 func render(data docData) (string, error) {
 	tmpl, err := template.New("doc").Option("missingkey=error").Funcs(template.FuncMap{
-		"thousands": bench.Thousands,
-		"secs":      func(d time.Duration) string { return d.Round(time.Second).String() },
-		"join":      strings.Join,
+		"thousands":    bench.Thousands,
+		"secs":         func(d time.Duration) string { return d.Round(time.Second).String() },
+		"secs1":        func(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) },
+		"join":         strings.Join,
+		"sectionStart": sectionStart,
+		"sectionEnd":   sectionEnd,
 	}).Parse(docTemplate)
 	if err != nil {
 		return "", err
@@ -96,9 +160,49 @@ func render(data docData) (string, error) {
 	return out.String(), err
 }
 
+// keepSections replaces in doc the section of each part not run by that part's
+// section in previous, the document as it was, when it has one.
+func keepSections(doc, previous string, ran map[string]bool) (string, error) {
+	for _, part := range allParts {
+		if ran[part] {
+			continue
+		}
+		old, ok := section(previous, part)
+		if !ok {
+			continue
+		}
+		start, end, ok := sectionBounds(doc, part)
+		if !ok {
+			return "", fmt.Errorf("the template has no section %q", part)
+		}
+		doc = doc[:start] + old + doc[end:]
+	}
+	return doc, nil
+}
+
+// section returns the section of part in doc, markers included.
+func section(doc, part string) (string, bool) {
+	start, end, ok := sectionBounds(doc, part)
+	return doc[start:end], ok
+}
+
+// sectionBounds returns where the section of part starts and ends in doc.
+func sectionBounds(doc, part string) (start, end int, ok bool) {
+	start = strings.Index(doc, sectionStart(part))
+	if start < 0 {
+		return 0, 0, false
+	}
+	n := strings.Index(doc[start:], sectionEnd(part))
+	if n < 0 {
+		return 0, 0, false
+	}
+	return start, start + n + len(sectionEnd(part)), true
+}
+
 // publish writes the document, the PNGs beside it and README.md's summary, as
-// the flags say; see newDocData for the runs.
-func publish(f *flags, m machine, runs, withoutRefs, withRefs []*sizeRun) error {
+// the flags say: the sections of the parts that ran, and those of the others as
+// the document had them.
+func publish(f *flags, o *outcome) error {
 	if f.doc == "" {
 		return nil
 	}
@@ -107,9 +211,9 @@ func publish(f *flags, m machine, runs, withoutRefs, withRefs []*sizeRun) error 
 	if err := os.MkdirAll(filepath.Dir(doc), 0o755); err != nil {
 		return err
 	}
-	data := newDocData(m, runs, withoutRefs, withRefs)
+	data := newDocData(o)
 	if f.plot {
-		for _, r := range runs {
+		for _, r := range o.runs {
 			if err := plot(root, r.result, filepath.Join(filepath.Dir(doc), pngName(r.result))); err != nil {
 				return err
 			}
@@ -119,14 +223,22 @@ func publish(f *flags, m machine, runs, withoutRefs, withRefs []*sizeRun) error 
 	if err != nil {
 		return err
 	}
+	previous, err := os.ReadFile(doc)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if out, err = keepSections(out, string(previous), f.parts); err != nil {
+		return err
+	}
 	if err := os.WriteFile(doc, []byte(out), 0o644); err != nil {
 		return err
 	}
 	fmt.Println("Wrote", doc)
-	if f.readme == "" {
+	if f.readme == "" || data.Sizes == nil {
 		return nil
 	}
-	return updateReadme(abs(root, f.readme), data.Date, data.Machine, data.Table+secretRefsSummary(withoutRefs, withRefs))
+	return updateReadme(abs(root, f.readme), data.Sizes.Date, data.Machine,
+		data.Sizes.Table+secretRefsSummary(o.withouts, o.withRefs))
 }
 
 // secretRefsSummary is a line per run with token Secrets for README.md's summary.
@@ -208,11 +320,4 @@ func command() string {
 		return "make bench"
 	}
 	return "make bench BENCH_ARGS=\"" + strings.Join(os.Args[1:], " ") + "\""
-}
-
-func abs(root, path string) string {
-	if filepath.IsAbs(path) {
-		return path
-	}
-	return filepath.Join(root, path)
 }

@@ -8,37 +8,70 @@ import (
 	"github.com/partnerbilling/partner-account-operator/test/bench"
 )
 
-// TestRender renders the document for a run of each size and a run with token
-// Secrets, as make bench would, and checks what it must say.
-func TestRender(t *testing.T) {
-	result := func(n int, secretRefs bool, peakRSS int64) *sizeRun {
-		cfg := bench.DefaultConfig(n)
-		cfg.SecretRefs = secretRefs
-		return &sizeRun{result: &bench.Result{
-			Config:       cfg,
-			CreateTime:   time.Second,
-			ReadyTime:    time.Duration(n/10) * time.Second,
-			PeakRSS:      peakRSS,
-			OperatorArgs: []string{"--leader-elect", "--resync-period=10m", "--resync-period=1h0m0s"},
-			OperatorEnv:  []string{"GOMEMLIMIT=201326592", "GOGC=50"},
-		}, loadBefore: "0.50 0.40 0.30", loadAfter: "1.00 0.90 0.80", took: time.Minute}
+// sizeResult is a run of n accounts as make bench would have it.
+func sizeResult(n int, secretRefs bool, peakRSS int64) *sizeRun {
+	cfg := bench.DefaultConfig(n)
+	cfg.SecretRefs = secretRefs
+	return &sizeRun{result: &bench.Result{
+		Config:       cfg,
+		CreateTime:   time.Second,
+		ReadyTime:    time.Duration(n/10) * time.Second,
+		PeakRSS:      peakRSS,
+		OperatorArgs: []string{"--leader-elect", "--resync-period=24h", "--resync-period=1h0m0s"},
+		OperatorEnv:  []string{"GOMEMLIMIT=201326592", "GOGC=50"},
+	}, loadBefore: "0.50 0.40 0.30", loadAfter: "1.00 0.90 0.80", took: time.Minute}
+}
+
+// fullOutcome is what a run of every part measured.
+func fullOutcome() *outcome {
+	small, large := sizeResult(1000, false, 60<<20), sizeResult(10000, false, 90<<20)
+	withRefs := sizeResult(1000, true, 63<<20)
+	sc := bench.DefaultSignupConfig()
+	lags := make([]time.Duration, sc.Signups)
+	for i := range lags {
+		lags[i] = time.Duration(i+1) * time.Second
 	}
-	small, large := result(1000, false, 60<<20), result(10000, false, 90<<20)
-	withRefs := result(1000, true, 63<<20)
-	out, err := render(newDocData(machine{CPUs: 2}, []*sizeRun{small, large}, []*sizeRun{small}, []*sizeRun{withRefs}))
+	signup := &bench.SignupResult{Config: sc, Lags: lags, Redeemed: sc.Signups, End: 400 * time.Second,
+		ReadyTime: 50 * time.Second, Calls: bench.Counts{"create 201": 500, "get 200": 1800},
+		OperatorArgs: []string{"--leader-elect", "--resync-period=24h", "--partner-api-rps=10"},
+		Gets:         []bench.GetSample{{At: 0, Gets: 0}, {At: 10 * time.Second, Gets: 50}, {At: 20 * time.Second, Gets: 90}}}
+	imp := &bench.ImportResult{Config: bench.DefaultImportConfig(10000), Time: 1001 * time.Second, PeakRSS: 40 << 20,
+		MaxRSS: 40 << 20, Documents: 10000, Summary: "imported 10000, skipped 0, failed 0 of 10000 UIDs in 16m41s",
+		Calls: bench.Counts{"get 200": 10000}, Args: []string{"import", "--uids", "<work dir>/uids.txt", "--observe"}}
+	l := load{date: "2030-01-01 00:00 UTC", before: "0.1 0.1 0.1", after: "0.2 0.2 0.2", took: time.Minute}
+	return &outcome{machine: machine{CPUs: 2},
+		runs: []*sizeRun{small, large}, withouts: []*sizeRun{small}, withRefs: []*sizeRun{withRefs},
+		signup: &signupRun{result: signup, load: l}, imp: &importRun{result: imp, load: l},
+		simulation: &simulationRun{markdown: "SIMULATED FIGURES", load: l}}
+}
+
+// TestRender renders the document for a run of every part, as make bench would,
+// and checks what it must say.
+func TestRender(t *testing.T) {
+	out, err := render(newDocData(fullOutcome()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
 		"`GOMEMLIMIT=201326592 GOGC=50`",
-		"manager --leader-elect --resync-period=10m --resync-period=1h0m0s",
-		"The chart's `--resync-period=10m`",
-		"--resync-period=1h0m0s`",
-		"## Token Secrets",
+		"manager --leader-elect --resync-period=24h --resync-period=1h0m0s",
+		"(the chart's is `24h`)",
+		"--resync-period=1h0m0s --min-read-back-interval=1h0m0s`",
+		"### Token Secrets",
 		"| 1,000 accounts, token in status | 1,000 accounts, token in a Secret |",
 		"63.0 MiB = **1.05×** the run without",
 		"| 1,000 accounts, token Secrets | ran 1m0s;",
 		"![PartnerAccounts Ready over time, 10,000 accounts](benchmarks-ready-10000.png)",
+		"## Signups",
+		"| Signups shown as `accountStatus: provisioned` | all | **150 of 150**",
+		"| Detection lag, median | ≤ 60.0 s | **75.0 s** |",
+		"chart's read-back settings: its `--resync-period=24h`",
+		"every 500 ÷ 5 = 1m40s",
+		"## Importing UIDs with the kubectl plugin",
+		"1001.0 s = **1.00×** the bound",
+		"kubectl-partneraccount import --uids <work dir>/uids.txt --observe",
+		"## The read-back schedule, simulated",
+		"SIMULATED FIGURES",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the document lacks %q:\n%s", want, out)
@@ -46,5 +79,47 @@ func TestRender(t *testing.T) {
 	}
 	if n := strings.Count(out, "(benchmarks-ready-1000.png)"); n != 1 {
 		t.Errorf("%d plots of 1,000 accounts, want 1: the run with token Secrets has none", n)
+	}
+	if strings.Contains(out, "Not measured yet") || strings.Contains(out, "Not run yet") {
+		t.Errorf("a part that ran shows as not measured:\n%s", out)
+	}
+}
+
+// TestKeepSections checks that a run of one part rewrites its section alone and
+// keeps the others as the document had them, and that a part never run says so.
+func TestKeepSections(t *testing.T) {
+	full := fullOutcome()
+	previous, err := render(newDocData(full))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A run of the signups alone, with other figures.
+	only := &outcome{machine: full.machine, signup: full.signup}
+	only.signup.result.Lags = []time.Duration{7 * time.Second}
+	only.signup.result.Redeemed = 1
+	out, err := render(newDocData(only))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "Not measured yet: `make bench BENCH_ARGS=\"-only sizes\"`") {
+		t.Fatalf("the sizes that did not run do not say so:\n%s", out)
+	}
+	kept, err := keepSections(out, previous, map[string]bool{partSignup: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, part := range []string{partSizes, partImport, partSimulation} {
+		want, _ := section(previous, part)
+		if got, ok := section(kept, part); !ok || got != want {
+			t.Errorf("section %q not kept:\n%s", part, got)
+		}
+	}
+	if got, _ := section(kept, partSignup); !strings.Contains(got, "**1 of 1**") {
+		t.Errorf("the signups' section is not the new one:\n%s", got)
+	}
+	// A document without the section keeps the template's.
+	fresh, err := keepSections(out, "", map[string]bool{partSignup: true})
+	if err != nil || fresh != out {
+		t.Errorf("with no previous document: %v, changed %v", err, fresh != out)
 	}
 }
