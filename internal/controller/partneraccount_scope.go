@@ -256,7 +256,9 @@ var outageReasons = map[string]bool{
 //   - within an API outage (o and the previous Ready reason both outage reasons)
 //     the condition stays as it is;
 //   - a call the client refused without sending, during a Retry-After pause,
-//     changes no condition that is there: it says nothing about the account.
+//     changes no condition that is there: it says nothing about the account;
+//   - nor does one refused while the API rejects the token, when the condition
+//     already says Unauthorized: only the probes that are sent can say more.
 //
 // A new generation (a spec change, or the deletion) is always shown. The retry
 // still follows o.
@@ -267,7 +269,8 @@ func shownOutcome(previous *billingv1alpha1.PartnerAccountStatus, generation int
 		return o
 	case outageReasons[ready.Reason] && outageReasons[o.reason],
 		o.reason == billingv1alpha1.ReasonRateLimited && partnerapi.NotSent(o.err) &&
-			ready.Reason != billingv1alpha1.ReasonProgressing:
+			ready.Reason != billingv1alpha1.ReasonProgressing,
+		o.reason == billingv1alpha1.ReasonUnauthorized && partnerapi.NotSent(o.err) && ready.Reason == o.reason:
 		return outcome{reason: ready.Reason, message: ready.Message, err: o.err}
 	}
 	return o

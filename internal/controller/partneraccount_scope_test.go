@@ -95,6 +95,44 @@ func TestShownOutcome(t *testing.T) {
 			t.Errorf("a new resource refused during a pause shows %+v, want RateLimited", got)
 		}
 	}
+
+	// A call refused while the API rejects the token, never sent, keeps the
+	// Unauthorized condition the sent call wrote; it still tells a resource that
+	// was Ready.
+	unsent := outcome{reason: billingv1alpha1.ReasonUnauthorized, message: "not sent", err: refusedWhileRejected(t)}
+	if got := shownOutcome(status(billingv1alpha1.ReasonUnauthorized), 1, unsent); got.message != "first Unauthorized" {
+		t.Errorf("a call not sent rewrote the Unauthorized condition: %+v", got)
+	}
+	if got := shownOutcome(status(billingv1alpha1.ReasonAccountReady), 1, unsent); got.reason != billingv1alpha1.ReasonUnauthorized {
+		t.Errorf("a Ready resource whose call was not sent shows %+v, want Unauthorized", got)
+	}
+}
+
+// refusedWhileRejected returns the error of a call the client refused, without
+// sending it, because the API rejected the token before.
+func refusedWhileRejected(t *testing.T) error {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	t.Cleanup(srv.Close)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(testToken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := partnerapi.New(partnerapi.Config{BaseURL: srv.URL + "/api/v1", TokenFile: tokenFile,
+		UnauthorizedRetryPeriod: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(t.Context(), "cust-1"); !errors.Is(err, partnerapi.ErrUnauthorized) || partnerapi.NotSent(err) {
+		t.Fatalf("first call: err = %v, want a 401 that was sent", err)
+	}
+	_, err = c.Get(t.Context(), "cust-1")
+	if !errors.Is(err, partnerapi.ErrUnauthorized) || !partnerapi.NotSent(err) {
+		t.Fatalf("second call: err = %v, want ErrUnauthorized, not sent", err)
+	}
+	return err
 }
 
 // refusedDuringPause returns the error of a call the client refused during a

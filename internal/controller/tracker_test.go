@@ -120,6 +120,8 @@ func TestTrackerWaitsForItsOwnWrites(t *testing.T) {
 
 func TestTrackerForgetsAConnectionsSeriesWithItsLastAccount(t *testing.T) {
 	tr := newAccountTracker(func(string, int64) {})
+	// The gauge is the process's: a name no other test uses.
+	const conn = "tracker-forgets-series"
 	count := func(connection string) int {
 		n := 0
 		ch := make(chan prometheus.Metric, 1024)
@@ -139,24 +141,24 @@ func TestTrackerForgetsAConnectionsSeriesWithItsLastAccount(t *testing.T) {
 		return n
 	}
 	a := newAccount("ns", "a", "brand-1")
-	a.Spec.ConnectionRef = &billingv1alpha1.ConnectionReference{Name: "brand-b"}
+	a.Spec.ConnectionRef = &billingv1alpha1.ConnectionReference{Name: conn}
 	b := newAccount("ns", "b", "brand-2")
 	b.Spec.ConnectionRef = a.Spec.ConnectionRef
 	tr.OnAdd(a, true)
 	tr.OnAdd(b, true)
-	if n := count("brand-b"); n != 1 {
-		t.Fatalf("%d series for connection brand-b, want 1", n)
+	if n := count(conn); n != 1 {
+		t.Fatalf("%d series for connection %s, want 1", n, conn)
 	}
-	if got := testutil.ToFloat64(resourcesGauge.WithLabelValues("Unknown", "None", "brand-b")); got != 2 {
-		t.Errorf("brand-b counts %v accounts, want 2", got)
+	if got := testutil.ToFloat64(resourcesGauge.WithLabelValues("Unknown", "None", conn)); got != 2 {
+		t.Errorf("%s counts %v accounts, want 2", conn, got)
 	}
 	tr.OnDelete(a)
-	if n := count("brand-b"); n != 1 {
-		t.Errorf("%d series for connection brand-b with one account left, want 1", n)
+	if n := count(conn); n != 1 {
+		t.Errorf("%d series for connection %s with one account left, want 1", n, conn)
 	}
 	tr.OnDelete(b)
-	if n := count("brand-b"); n != 0 {
-		t.Errorf("%d series for connection brand-b after its last account went, want none", n)
+	if n := count(conn); n != 0 {
+		t.Errorf("%d series for connection %s after its last account went, want none", n, conn)
 	}
 	if n := count(partnerapi.DefaultConnection); n == 0 {
 		t.Error("the default connection's series went too")
