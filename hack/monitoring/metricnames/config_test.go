@@ -118,7 +118,11 @@ func TestDashboardLayout(t *testing.T) {
 		"Accounts by Ready status and reason",
 		"Remote accounts by status",
 		"Time from creation to first Ready",
-		"API calls by operation and code",
+		"API calls by connection, operation and code",
+		"Time from account to signup",
+		"Signup detection lag",
+		"Entitled accounts by age",
+		"Drifted accounts by field",
 		"Rate-limiter wait",
 		"Reconcile errors",
 	} {
