@@ -89,6 +89,7 @@ type gate struct {
 }
 
 func newGate(period time.Duration, connection string) *gate {
+	limiterWait.WithLabelValues(connection)
 	credentialsRejected.WithLabelValues(connection).Set(0)
 	pausedUntil.WithLabelValues(connection).Set(0)
 	return &gate{period: period, connection: connection}

@@ -169,3 +169,18 @@ func TestCloseForgetsTheConnectionsSeries(t *testing.T) {
 		t.Error("the series outlived the client")
 	}
 }
+
+// TestNewClientServesItsSeriesBeforeAnyCall checks that a client's rate-limiter
+// and gate series exist from its start: a standby replica, which makes no call,
+// serves them too, and a scrape through the Service finds them on either.
+func TestNewClientServesItsSeriesBeforeAnyCall(t *testing.T) {
+	srv := newScripted(t)
+	c := newTestClient(t, srv.apiURL(), func(cfg *Config) { cfg.Name = "idle" })
+	defer c.Close()
+	idle := map[string]string{LabelConnection: "idle"}
+	for _, name := range []string{MetricRateLimiterWait, MetricCredentialsRejected, MetricPausedUntil} {
+		if findMetric(t, name, idle) == nil {
+			t.Errorf("%s{connection=\"idle\"} is not served before the first call", name)
+		}
+	}
+}

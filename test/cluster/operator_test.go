@@ -188,11 +188,11 @@ var _ = Describe("The operator, installed as a user would", func() {
 					Expect(err).NotTo(HaveOccurred())
 					Expect(out).To(HavePrefix("200\n"), "with the token of a metrics reader")
 					// Every replica serves these; the Service picks one.
-					Expect(out).To(ContainSubstring("partnerapi_rate_limiter_wait_seconds_count "))
+					Expect(out).To(ContainSubstring(`partnerapi_rate_limiter_wait_seconds_count{connection="default"} `))
 					Expect(out).To(ContainSubstring(fmt.Sprintf(`leader_election_master_status{name=%q}`, leaseName)))
 
 					By("The leader's series count its create requests")
-					created := fmt.Sprintf(`partnerapi_requests_total{code="201",operation="create"} %d`, len(uids))
+					created := fmt.Sprintf(`partnerapi_requests_total{code="201",connection="default",operation="create"} %d`, len(uids))
 					Eventually(func(g Gomega) {
 						out, err := client.fetch(ctx, "", "/fetch", "-token-file", ownToken, url)
 						g.Expect(err).NotTo(HaveOccurred())
