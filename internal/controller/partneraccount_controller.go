@@ -28,6 +28,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
@@ -154,6 +155,7 @@ type PartnerAccountReconciler struct {
 	reauthorized chan event.GenericEvent
 	tokens       *deletedTokens
 	uninstall    *uninstallWatch
+	readBacksDue dueReadBacks
 }
 
 // +kubebuilder:rbac:groups=billing.partnerbilling.io,resources=partneraccounts,verbs=get;list;watch;patch
@@ -171,11 +173,17 @@ func (r *PartnerAccountReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 	pa := &billingv1alpha1.PartnerAccount{}
 	if err := r.Get(ctx, req.NamespacedName, pa); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.readBacksDue.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if r.tracker.behind(req.NamespacedName, pa.ResourceVersion) {
 		// The cache does not show this controller's own last write yet.
 		return ctrl.Result{RequeueAfter: 100 * time.Millisecond}, nil
+	}
+	if later, paced := r.paceReadBack(pa); paced {
+		return later, nil
 	}
 	s := newScope(r.Client, pa, r.tracker.wrote)
 	defer func() { result, err = r.finish(ctx, s, err) }()

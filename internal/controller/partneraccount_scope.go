@@ -237,7 +237,9 @@ func (r *PartnerAccountReconciler) requeue(pa *billingv1alpha1.PartnerAccount, c
 		if never {
 			return ctrl.Result{}, nil
 		}
-		return ctrl.Result{RequeueAfter: conn.readBacks.After(now, plan), Priority: new(readBackPriorityOf(plan.Hot))}, nil
+		after := conn.readBacks.After(now, plan)
+		r.readBacksDue.expect(client.ObjectKeyFromObject(pa), now.Add(after))
+		return ctrl.Result{RequeueAfter: after, Priority: new(readBackPriorityOf(plan.Hot))}, nil
 	}
 	return ctrl.Result{}, nil
 }

@@ -2,11 +2,14 @@ package controller
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
@@ -69,8 +72,10 @@ func (r *PartnerAccountReconciler) scheduleSettledAtStart() handler.EventHandler
 			if never {
 				return
 			}
-			addAtReadBackPriority(q, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(pa)},
-				conn.readBacks.AfterRestart(now, plan), plan.Hot)
+			key := client.ObjectKeyFromObject(pa)
+			after := conn.readBacks.AfterRestart(now, plan)
+			r.readBacksDue.expect(key, now.Add(after))
+			addAtReadBackPriority(q, reconcile.Request{NamespacedName: key}, after, plan.Hot)
 		},
 	}
 }
@@ -104,4 +109,67 @@ func notSettledAtStart(noTokenInStatus bool) predicate.Predicate {
 			return !ok || !e.IsInInitialList || !settled(pa, noTokenInStatus)
 		},
 	}
+}
+
+// paceReadBack holds back a background read-back that would go over its
+// connection's read-back budget. When pa waits for nothing but the read-back the
+// schedule queued, and that is due, the connection's calendar admits it now or
+// gives it a later slot: then the reconcile ends there, with no call and no write.
+// A reconcile an event asked for is not paced.
+func (r *PartnerAccountReconciler) paceReadBack(pa *billingv1alpha1.PartnerAccount) (later ctrl.Result, paced bool) {
+	key := client.ObjectKeyFromObject(pa)
+	now := r.Options.Now()
+	if !r.readBacksDue.take(key, now) || !settled(pa, r.Options.NoTokenInStatus) {
+		return ctrl.Result{}, false
+	}
+	conn := r.conns.get(connectionOf(pa))
+	if conn == nil {
+		return ctrl.Result{}, false
+	}
+	plan, _ := readBackPlanOf(pa, now, r.Options.MinReadBackInterval, conn.readBacks.Period())
+	wait, ok := conn.readBacks.Admit(now, plan.Hot)
+	if ok {
+		return ctrl.Result{}, false
+	}
+	r.readBacksDue.expect(key, now.Add(wait))
+	return ctrl.Result{RequeueAfter: wait, Priority: new(readBackPriorityOf(plan.Hot))}, true
+}
+
+// dueEarly is how long before its due time a reconcile still counts as the
+// scheduled read-back: the work queue may hand an item over a little early.
+const dueEarly = 100 * time.Millisecond
+
+// dueReadBacks remembers when each PartnerAccount's scheduled read-back is due, so
+// that a reconcile can tell the read-back the schedule queued from one an event
+// asked for. An entry goes at the account's next reconcile, or when it is gone.
+// The zero value is ready to use.
+type dueReadBacks struct {
+	mu  sync.Mutex
+	due map[types.NamespacedName]time.Time
+}
+
+// expect records that key's read-back is queued for at.
+func (d *dueReadBacks) expect(key types.NamespacedName, at time.Time) {
+	d.mu.Lock()
+	if d.due == nil {
+		d.due = map[types.NamespacedName]time.Time{}
+	}
+	d.due[key] = at
+	d.mu.Unlock()
+}
+
+// take reports whether key's scheduled read-back is due at now, and forgets it.
+func (d *dueReadBacks) take(key types.NamespacedName, now time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	at, ok := d.due[key]
+	delete(d.due, key)
+	return ok && !now.Add(dueEarly).Before(at)
+}
+
+// forget drops key, a PartnerAccount that is gone.
+func (d *dueReadBacks) forget(key types.NamespacedName) {
+	d.mu.Lock()
+	delete(d.due, key)
+	d.mu.Unlock()
 }

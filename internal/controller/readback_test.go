@@ -5,6 +5,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
 )
@@ -63,5 +64,44 @@ func TestSettled(t *testing.T) {
 				t.Errorf("settled = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestDueReadBacks checks that only the read-back the schedule queued, once due,
+// counts as one, and only once.
+func TestDueReadBacks(t *testing.T) {
+	key := types.NamespacedName{Namespace: "billing", Name: "customer-1"}
+	due := time.Date(2050, 1, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		expect bool
+		at     time.Time
+		want   bool
+	}{
+		{"nothing queued: an event", false, due, false},
+		{"at its time", true, due, true},
+		{"late, behind user work", true, due.Add(time.Minute), true},
+		{"a hair early, as the queue may be", true, due.Add(-dueEarly / 2), true},
+		{"well before its time: an event", true, due.Add(-time.Second), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var d dueReadBacks
+			if tt.expect {
+				d.expect(key, due)
+			}
+			if got := d.take(key, tt.at); got != tt.want {
+				t.Errorf("take = %v, want %v", got, tt.want)
+			}
+			if d.take(key, due.Add(time.Hour)) {
+				t.Error("the read-back counted twice")
+			}
+		})
+	}
+	var d dueReadBacks
+	d.expect(key, due)
+	d.forget(key)
+	if d.take(key, due) {
+		t.Error("a forgotten account's read-back still counted")
 	}
 }

@@ -33,7 +33,10 @@ type Calendar struct {
 	// when thousands are taken in a row).
 	next map[int64]int64
 	// taken counts the taken slots of each stretch of stretchSlots slots.
-	taken      map[int64]int
+	taken map[int64]int
+	// nextAdmit is when Admit lets the next read-back go without tolerance (Unix
+	// nanoseconds).
+	nextAdmit  int64
 	sweptBelow int64
 	lastPeriod time.Duration
 	onPeriod   func(time.Duration)
@@ -135,6 +138,33 @@ func (rb *Calendar) Reserve(now, want time.Time, hot bool) time.Duration {
 	rb.sweep(now.UnixNano() / int64(rb.slot))
 	rb.mu.Unlock()
 	return max(time.Unix(0, k*int64(rb.slot)).Sub(now), 0)
+}
+
+// admitTolerance is how many slots ahead of the pace Admit still lets a read-back
+// go: read-backs a little late, then close together, pass; a backlog does not.
+const admitTolerance = 1
+
+// Admit says whether a read-back may be made now. Slots keep read-backs apart as
+// planned; Admit keeps them apart as made, at most one a slot over time, however
+// late they run (behind user work, which the work queue serves first, or a
+// Retry-After pause): read-backs that fell behind do not then go all together at
+// the full rate limit. When it says no, it takes a free slot at or after the next
+// admission and returns how long until it.
+func (rb *Calendar) Admit(now time.Time, hot bool) (wait time.Duration, ok bool) {
+	if rb.slot <= 0 {
+		return 0, true
+	}
+	t, slot := now.UnixNano(), int64(rb.slot)
+	rb.mu.Lock()
+	next := rb.nextAdmit
+	if ok = next-t <= admitTolerance*slot; ok {
+		rb.nextAdmit = max(next, t) + slot
+	}
+	rb.mu.Unlock()
+	if ok {
+		return 0, true
+	}
+	return max(rb.Reserve(now, time.Unix(0, next), hot), time.Duration(next-t)), false
 }
 
 // find returns the first free slot at or after k.

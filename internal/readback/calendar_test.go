@@ -1,6 +1,7 @@
 package readback
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -127,4 +128,73 @@ func TestReadBacksUnlimited(t *testing.T) {
 	if d := rb.Reserve(now, now.Add(-time.Second), false); d != 0 {
 		t.Errorf("reserve in the past = %v, want 0", d)
 	}
+}
+
+// TestAdmitSpreadsABacklog checks that read-backs which fell behind (150 due at
+// once, as when creates held the workers) are made at most one a slot, each
+// deferred one told when to come back, and that on-time read-backs all pass.
+func TestAdmitSpreadsABacklog(t *testing.T) {
+	const rate = 5.0 // half of 10 rps
+	slot := time.Duration(float64(time.Second) / rate)
+	start := time.Date(2050, 1, 1, 12, 0, 0, 0, time.UTC)
+
+	t.Run("on time: every one passes", func(t *testing.T) {
+		rb := NewCalendar(time.Hour, rate, logr.Discard(), nil)
+		for i := range 100 {
+			if wait, ok := rb.Admit(start.Add(time.Duration(i)*slot), false); !ok {
+				t.Fatalf("read-back %d, on its slot, deferred by %v", i, wait)
+			}
+		}
+	})
+
+	t.Run("a backlog: one a slot", func(t *testing.T) {
+		rb := NewCalendar(time.Hour, rate, logr.Discard(), nil)
+		// Each pending read-back comes back when Admit says; made holds when each was made.
+		pending := make([]time.Time, 150)
+		for i := range pending {
+			pending[i] = start
+		}
+		var made []time.Time
+		for i := 0; len(pending) > 0; i++ {
+			slices.SortFunc(pending, time.Time.Compare)
+			now := pending[0]
+			pending = pending[1:]
+			wait, ok := rb.Admit(now, i%2 == 0)
+			if ok {
+				made = append(made, now)
+				continue
+			}
+			if wait <= 0 {
+				t.Fatalf("deferred at %v with no wait: it would come straight back", now.Sub(start))
+			}
+			pending = append(pending, now.Add(wait))
+		}
+		if len(made) != 150 {
+			t.Fatalf("%d of 150 read-backs made", len(made))
+		}
+		window := 10 * time.Second
+		for i, from := range made {
+			n := 0
+			for _, m := range made[i:] {
+				if m.Sub(from) < window {
+					n++
+				}
+			}
+			if limit := int(window/slot) + admitTolerance + 1; n > limit {
+				t.Fatalf("%d read-backs in the %v from %v, want at most %d", n, window, from.Sub(start), limit)
+			}
+		}
+		if last := made[len(made)-1].Sub(start); last > 40*time.Second {
+			t.Errorf("the last of 150 read-backs at 5 a second was made after %v, want about 30 s", last)
+		}
+	})
+
+	t.Run("no limit", func(t *testing.T) {
+		rb := NewCalendar(time.Hour, 0, logr.Discard(), nil)
+		for range 100 {
+			if _, ok := rb.Admit(start, false); !ok {
+				t.Fatal("deferred with no limit")
+			}
+		}
+	})
 }
