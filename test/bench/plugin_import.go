@@ -107,14 +107,7 @@ func RunImport(ctx context.Context, cfg ImportConfig) (res *ImportResult, err er
 		return nil, fmt.Errorf("bench: import of %d UIDs at %g rps: want UIDs, a rate, a work directory and helm",
 			cfg.UIDs, cfg.RPS)
 	}
-	env, err := localenv.Start(ctx, localenv.Options{
-		WorkDir:       cfg.WorkDir,
-		BinDir:        cfg.BinDir,
-		Progress:      func(step string) { cfg.logf("==> %s", step) },
-		Chart:         chart,
-		Helm:          cfg.Helm,
-		SimulatorArgs: []string{"--latency=" + cfg.Latency.String()},
-	})
+	env, err := startEnv(ctx, cfg.WorkDir, cfg.BinDir, cfg.Helm, cfg.Latency, cfg.logf)
 	if err != nil {
 		return nil, err
 	}

@@ -36,21 +36,13 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	env, err := localenv.Start(ctx, localenv.Options{
-		WorkDir:       cfg.WorkDir,
-		BinDir:        cfg.BinDir,
-		Progress:      func(step string) { cfg.logf("==> %s", step) },
-		Chart:         chart,
-		Helm:          cfg.Helm,
-		SimulatorArgs: []string{"--latency=" + cfg.Latency.String()},
-		OperatorArgs: append([]string{
-			"--partner-api-rps=" + strconv.FormatFloat(cfg.RPS, 'f', -1, 64),
-			"--resync-period=" + cfg.ResyncPeriod.String(),
-			// Every read-back at the resync period, also a young account's, so that
-			// none falls in the idle and restart windows.
-			"--min-read-back-interval=" + cfg.ResyncPeriod.String(),
-		}, cfg.OperatorArgs...),
-	})
+	env, err := startEnv(ctx, cfg.WorkDir, cfg.BinDir, cfg.Helm, cfg.Latency, cfg.logf, append([]string{
+		"--partner-api-rps=" + strconv.FormatFloat(cfg.RPS, 'f', -1, 64),
+		"--resync-period=" + cfg.ResyncPeriod.String(),
+		// Every read-back at the resync period, also a young account's, so that
+		// none falls in the idle and restart windows.
+		"--min-read-back-interval=" + cfg.ResyncPeriod.String(),
+	}, cfg.OperatorArgs...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -294,3 +286,20 @@ func sleep(ctx context.Context, d time.Duration, operatorExited <-chan struct{})
 }
 
 func mib(bytes int64) float64 { return float64(bytes) / (1 << 20) }
+
+// startEnv starts a fresh environment for one part of the benchmark: the
+// simulator answering every call after latency, and the operator installed from
+// the chart and run with the rendered Deployment's arguments and environment,
+// followed by operatorArgs.
+func startEnv(ctx context.Context, workDir, binDir, helm string, latency time.Duration,
+	logf func(string, ...any), operatorArgs ...string) (*localenv.Env, error) {
+	return localenv.Start(ctx, localenv.Options{
+		WorkDir:       workDir,
+		BinDir:        binDir,
+		Progress:      func(step string) { logf("==> %s", step) },
+		Chart:         chart,
+		Helm:          helm,
+		SimulatorArgs: []string{"--latency=" + latency.String()},
+		OperatorArgs:  operatorArgs,
+	})
+}

@@ -224,16 +224,8 @@ func RunSignup(ctx context.Context, cfg SignupConfig) (res *SignupResult, err er
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	env, err := localenv.Start(ctx, localenv.Options{
-		WorkDir:       cfg.WorkDir,
-		BinDir:        cfg.BinDir,
-		Progress:      func(step string) { cfg.logf("==> %s", step) },
-		Chart:         chart,
-		Helm:          cfg.Helm,
-		SimulatorArgs: []string{"--latency=" + cfg.Latency.String()},
-		OperatorArgs: append([]string{"--partner-api-rps=" + strconv.FormatFloat(cfg.RPS, 'f', -1, 64)},
-			cfg.OperatorArgs...),
-	})
+	env, err := startEnv(ctx, cfg.WorkDir, cfg.BinDir, cfg.Helm, cfg.Latency, cfg.logf,
+		append([]string{"--partner-api-rps=" + strconv.FormatFloat(cfg.RPS, 'f', -1, 64)}, cfg.OperatorArgs...)...)
 	if err != nil {
 		return nil, err
 	}
