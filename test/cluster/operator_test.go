@@ -192,7 +192,8 @@ var _ = Describe("The operator, installed as a user would", func() {
 					Expect(out).To(ContainSubstring(fmt.Sprintf(`leader_election_master_status{name=%q}`, leaseName)))
 
 					By("The leader's series count its create requests")
-					created := fmt.Sprintf(`partnerapi_requests_total{code="201",connection="default",operation="create"} %d`, len(uids))
+					created := fmt.Sprintf(`partnerapi_requests_total{code="201",connection="default",operation="create"} %d`,
+						len(uids))
 					Eventually(func(g Gomega) {
 						out, err := client.fetch(ctx, "", "/fetch", "-token-file", ownToken, url)
 						g.Expect(err).NotTo(HaveOccurred())
