@@ -51,6 +51,7 @@ func (c *connection) close() {
 	if closer, ok := c.api.(interface{ Close() }); ok {
 		closer.Close()
 	}
+	readBackPeriod.DeleteLabelValues(c.label())
 }
 
 // label is the connection's value of the metrics' connection label.

@@ -30,7 +30,8 @@ const (
 	MetricTimeToFirstReady = "partneraccount_time_to_first_ready_seconds"
 	// MetricRemoteChanges is a counter of changes made to remote accounts.
 	MetricRemoteChanges = "partneraccount_remote_changes_total"
-	// MetricReadBackPeriod is a gauge of the effective read-back period in seconds.
+	// MetricReadBackPeriod is a gauge, by connection, of the longest any account
+	// goes unread, in seconds.
 	MetricReadBackPeriod = "partneraccount_readback_period_seconds"
 	// MetricDrifted is a gauge of PartnerAccounts whose account differs from the
 	// spec, by field (status.drift).
@@ -75,10 +76,11 @@ var (
 		Help: "Changes the operator made to remote accounts: created, adopted, deleted, end date changed.",
 	}, []string{"operation"})
 
-	readBackPeriod = prometheus.NewGauge(prometheus.GaugeOpts{
+	readBackPeriod = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: MetricReadBackPeriod,
-		Help: "The effective period at which settled PartnerAccounts are read back from the Partnership API.",
-	})
+		Help: "The longest any PartnerAccount of the connection goes unread, in seconds: --resync-period, or longer " +
+			"when half the connection's rate limit cannot read all its accounts within it.",
+	}, []string{partnerapi.LabelConnection})
 
 	driftedGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: MetricDrifted,

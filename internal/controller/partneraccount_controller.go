@@ -268,9 +268,7 @@ func (r *PartnerAccountReconciler) newConnection(name string, api partnerapi.Cli
 	c := &connection{name: name, api: api}
 	c.readBacks = readback.NewCalendar(r.Options.ResyncPeriod, readBackRate,
 		log.WithName("readback").WithValues("connection", c.label()), func(p time.Duration) {
-			if name == "" {
-				readBackPeriod.Set(p.Seconds())
-			}
+			readBackPeriod.WithLabelValues(c.label()).Set(p.Seconds())
 		})
 	c.prover = &endpointProver{api: api, connection: name, known: r.tracker.knownToExist}
 	return c
