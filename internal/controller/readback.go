@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"hash/fnv"
 	"sync"
 	"time"
 
@@ -142,34 +143,47 @@ const dueEarly = 100 * time.Millisecond
 // dueReadBacks remembers when each PartnerAccount's scheduled read-back is due, so
 // that a reconcile can tell the read-back the schedule queued from one an event
 // asked for. An entry goes at the account's next reconcile, or when it is gone.
-// The zero value is ready to use.
+// It holds one for nearly every account, so an entry is two words: a 64-bit hash
+// of the key (two keys sharing one would only share their pacing) and the due time
+// in Unix nanoseconds. The zero value is ready to use.
 type dueReadBacks struct {
 	mu  sync.Mutex
-	due map[types.NamespacedName]time.Time
+	due map[uint64]int64
+}
+
+// keyHash is the FNV-1a hash of key.
+func keyHash(key types.NamespacedName) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(key.Namespace))
+	_, _ = h.Write([]byte{'/'})
+	_, _ = h.Write([]byte(key.Name))
+	return h.Sum64()
 }
 
 // expect records that key's read-back is queued for at.
 func (d *dueReadBacks) expect(key types.NamespacedName, at time.Time) {
 	d.mu.Lock()
 	if d.due == nil {
-		d.due = map[types.NamespacedName]time.Time{}
+		d.due = map[uint64]int64{}
 	}
-	d.due[key] = at
+	d.due[keyHash(key)] = at.UnixNano()
 	d.mu.Unlock()
 }
 
 // take reports whether key's scheduled read-back is due at now, and forgets it.
 func (d *dueReadBacks) take(key types.NamespacedName, now time.Time) bool {
+	h := keyHash(key)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	at, ok := d.due[key]
-	delete(d.due, key)
-	return ok && !now.Add(dueEarly).Before(at)
+	at, ok := d.due[h]
+	delete(d.due, h)
+	return ok && now.Add(dueEarly).UnixNano() >= at
 }
 
 // forget drops key, a PartnerAccount that is gone.
 func (d *dueReadBacks) forget(key types.NamespacedName) {
+	h := keyHash(key)
 	d.mu.Lock()
-	delete(d.due, key)
+	delete(d.due, h)
 	d.mu.Unlock()
 }
