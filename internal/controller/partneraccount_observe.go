@@ -6,9 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-
 	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
 	"github.com/partnerbilling/partner-account-operator/internal/partnerapi"
 )
@@ -36,7 +33,7 @@ func deletionPolicyOf(pa *billingv1alpha1.PartnerAccount, operatorDefault billin
 // needs no finalizer, so one left from when it was managed is taken off.
 func (r *PartnerAccountReconciler) observeAccount(ctx context.Context, s *scope) error {
 	pa := s.pa
-	if err := r.removeFinalizer(ctx, pa); err != nil {
+	if err := setFinalizer(ctx, r.Client, pa, billingv1alpha1.Finalizer, false); err != nil {
 		return err
 	}
 	uid := pa.Spec.AccountUID
@@ -61,16 +58,6 @@ func (r *PartnerAccountReconciler) observeAccount(ctx context.Context, s *scope)
 	s.observed = true
 	s.conclude(observedOutcome(acct, driftOf(&pa.Spec, acct)))
 	return nil
-}
-
-// removeFinalizer takes the controller's finalizer off pa, when it is there.
-func (r *PartnerAccountReconciler) removeFinalizer(ctx context.Context, pa *billingv1alpha1.PartnerAccount) error {
-	if !controllerutil.ContainsFinalizer(pa, billingv1alpha1.Finalizer) {
-		return nil
-	}
-	base := pa.DeepCopy()
-	controllerutil.RemoveFinalizer(pa, billingv1alpha1.Finalizer)
-	return client.IgnoreNotFound(r.Patch(ctx, pa, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})))
 }
 
 // observedOutcome is the outcome of reading an observed resource's account.

@@ -10,7 +10,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -52,7 +51,8 @@ func (r *PartnerAccountReconciler) reconcileAccount(ctx context.Context, s *scop
 		s.conclude(duplicateOutcome(owner, pa.Spec.AccountUID))
 		return nil
 	}
-	if err := r.ensureFinalizer(ctx, pa); err != nil {
+	// The finalizer is in place before the first remote call.
+	if err := setFinalizer(ctx, r.Client, pa, billingv1alpha1.Finalizer, true); err != nil {
 		return err
 	}
 	switch planFor(pa, readyReason(s.previous), s.request != "") {
@@ -340,9 +340,7 @@ func (r *PartnerAccountReconciler) reconcileDelete(ctx context.Context, s *scope
 	if err != nil || !released {
 		return err
 	}
-	base := pa.DeepCopy()
-	controllerutil.RemoveFinalizer(pa, billingv1alpha1.Finalizer)
-	return client.IgnoreNotFound(r.Patch(ctx, pa, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})))
+	return setFinalizer(ctx, r.Client, pa, billingv1alpha1.Finalizer, false)
 }
 
 // releaseRemote deletes the remote account when the policy says so and the
@@ -477,14 +475,4 @@ func deleteBlocked(o outcome) outcome {
 	o.message = "Deleting the remote account failed, so the finalizer stays: " + strings.TrimSuffix(o.message, ".") +
 		". To delete the resource and leave the remote account, set spec.deletionPolicy to Orphan"
 	return o
-}
-
-// ensureFinalizer adds the finalizer, so it is in place before the first remote call.
-func (r *PartnerAccountReconciler) ensureFinalizer(ctx context.Context, pa *billingv1alpha1.PartnerAccount) error {
-	if controllerutil.ContainsFinalizer(pa, billingv1alpha1.Finalizer) {
-		return nil
-	}
-	base := pa.DeepCopy()
-	controllerutil.AddFinalizer(pa, billingv1alpha1.Finalizer)
-	return r.Patch(ctx, pa, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 }

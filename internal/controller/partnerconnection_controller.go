@@ -20,7 +20,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -81,7 +80,7 @@ func (r *PartnerConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	if !pc.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, r.release(ctx, pc, before, len(users))
 	}
-	if err := r.addFinalizer(ctx, pc); err != nil {
+	if err := setFinalizer(ctx, r.Client, pc, billingv1alpha1.ConnectionFinalizer, true); err != nil {
 		return ctrl.Result{}, err
 	}
 
@@ -151,28 +150,13 @@ func (r *PartnerConnectionReconciler) release(ctx context.Context, pc *billingv1
 		return r.patchStatus(ctx, pc, before)
 	}
 	r.Accounts.forgetConnection(pc.Name)
-	if !controllerutil.ContainsFinalizer(pc, billingv1alpha1.ConnectionFinalizer) {
-		return nil
-	}
-	base := pc.DeepCopy()
-	controllerutil.RemoveFinalizer(pc, billingv1alpha1.ConnectionFinalizer)
-	return client.IgnoreNotFound(r.Patch(ctx, pc, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})))
-}
-
-// addFinalizer puts the in-use finalizer on pc.
-func (r *PartnerConnectionReconciler) addFinalizer(ctx context.Context, pc *billingv1alpha1.PartnerConnection) error {
-	if controllerutil.ContainsFinalizer(pc, billingv1alpha1.ConnectionFinalizer) {
-		return nil
-	}
-	base := pc.DeepCopy()
-	controllerutil.AddFinalizer(pc, billingv1alpha1.ConnectionFinalizer)
-	return r.Patch(ctx, pc, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+	return setFinalizer(ctx, r.Client, pc, billingv1alpha1.ConnectionFinalizer, false)
 }
 
 // patchStatus writes pc's status when it changed from before.
 func (r *PartnerConnectionReconciler) patchStatus(ctx context.Context, pc *billingv1alpha1.PartnerConnection,
 	before *billingv1alpha1.PartnerConnectionStatus) error {
-	if statusEqual(before, &pc.Status) {
+	if equality.Semantic.DeepEqual(before, &pc.Status) {
 		return nil
 	}
 	base := pc.DeepCopy()
@@ -351,11 +335,6 @@ func more(n, named int) string {
 	return fmt.Sprintf(" and %d more", n-named)
 }
 
-// statusEqual reports whether two statuses are the same, conditions' times aside.
-func statusEqual(a, b *billingv1alpha1.PartnerConnectionStatus) bool {
-	return equality.Semantic.DeepEqual(a, b)
-}
-
 // SetupWithManager registers the controller: PartnerConnections, the Secrets in
 // the operator's namespace they name, and the PartnerAccounts that come and go on
 // them.
@@ -412,8 +391,11 @@ func firstAccountOnConnection(e event.UpdateEvent) bool {
 // connectionOfAccount maps a PartnerAccount to the PartnerConnection it names.
 func connectionOfAccount(_ context.Context, o client.Object) []reconcile.Request {
 	pa, ok := o.(*billingv1alpha1.PartnerAccount)
-	if !ok || pa.Spec.ConnectionRef == nil {
+	if !ok {
 		return nil
 	}
-	return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: pa.Spec.ConnectionRef.Name}}}
+	if name := connectionOf(pa); name != "" {
+		return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: name}}}
+	}
+	return nil
 }
