@@ -129,12 +129,8 @@ func (cs *connectionSet) remove(name string) *connection {
 func (cs *connectionSet) accountsChanged(name string, n int64) {
 	cs.mu.Lock()
 	cs.counts[name] = n
-	c := cs.def
-	if name != "" {
-		c = cs.byName[name]
-	}
 	cs.mu.Unlock()
-	if c != nil && c.readBacks != nil {
+	if c := cs.get(name); c != nil && c.readBacks != nil {
 		c.readBacks.AccountsChanged(n)
 	}
 }

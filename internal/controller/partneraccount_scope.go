@@ -233,7 +233,7 @@ func (r *PartnerAccountReconciler) requeue(pa *billingv1alpha1.PartnerAccount, c
 		// A background read-back, as the schedule says: within the read-back budget,
 		// after user work.
 		now := r.Options.Now()
-		plan, never := readBackPlanOf(pa, now, r.Options.MinReadBackInterval, conn.readBacks.Period())
+		plan, never := r.readBackPlan(pa, conn, now)
 		if never {
 			return ctrl.Result{}, nil
 		}

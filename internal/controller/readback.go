@@ -69,7 +69,7 @@ func (r *PartnerAccountReconciler) scheduleSettledAtStart() handler.EventHandler
 				// A connection not set up yet: the account is read once it is.
 				conn = r.conns.def
 			}
-			plan, never := readBackPlanOf(pa, now, r.Options.MinReadBackInterval, conn.readBacks.Period())
+			plan, never := r.readBackPlan(pa, conn, now)
 			if never {
 				return
 			}
@@ -127,7 +127,7 @@ func (r *PartnerAccountReconciler) paceReadBack(pa *billingv1alpha1.PartnerAccou
 	if conn == nil {
 		return ctrl.Result{}, false
 	}
-	plan, _ := readBackPlanOf(pa, now, r.Options.MinReadBackInterval, conn.readBacks.Period())
+	plan, _ := r.readBackPlan(pa, conn, now)
 	wait, ok := conn.readBacks.Admit(now, plan.Hot)
 	if ok {
 		return ctrl.Result{}, false

@@ -52,6 +52,13 @@ func readBackPlanOf(pa *billingv1alpha1.PartnerAccount, now time.Time, shortest,
 	return plan, false
 }
 
+// readBackPlan is pa's read-back plan at now, between the shortest interval the
+// options set and the longest conn's calendar allows.
+func (r *PartnerAccountReconciler) readBackPlan(pa *billingv1alpha1.PartnerAccount, conn *connection,
+	now time.Time) (plan readback.Plan, never bool) {
+	return readBackPlanOf(pa, now, r.Options.MinReadBackInterval, conn.readBacks.Period())
+}
+
 // lastReadyChange is when pa's Ready condition last changed.
 func lastReadyChange(pa *billingv1alpha1.PartnerAccount) time.Time {
 	if c := meta.FindStatusCondition(pa.Status.Conditions, billingv1alpha1.ConditionReady); c != nil {
