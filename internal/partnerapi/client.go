@@ -190,12 +190,8 @@ func New(cfg Config) (*HTTPClient, error) {
 		return nil, fmt.Errorf("partnerapi: invalid Config.CAFile: %w", err)
 	}
 	if len(cfg.CAData) > 0 {
-		if roots == nil {
-			if roots, err = x509.SystemCertPool(); err != nil {
-				roots = x509.NewCertPool()
-			}
-		}
-		if !roots.AppendCertsFromPEM(cfg.CAData) {
+		var ok bool
+		if roots, ok = withExtraCAs(roots, cfg.CAData); !ok {
 			return nil, errors.New("partnerapi: invalid Config.CAData: it holds no PEM certificates")
 		}
 	}
@@ -267,14 +263,23 @@ func rootCAs(caFile string) (*x509.CertPool, error) {
 	if err != nil {
 		return nil, err
 	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
-	}
-	if !pool.AppendCertsFromPEM(pem) {
+	pool, ok := withExtraCAs(nil, pem)
+	if !ok {
 		return nil, fmt.Errorf("%s holds no PEM certificates", caFile)
 	}
 	return pool, nil
+}
+
+// withExtraCAs returns pool (a copy of the system pool when nil) with the PEM
+// certificates in pem added; ok is false when pem holds none.
+func withExtraCAs(pool *x509.CertPool, pem []byte) (_ *x509.CertPool, ok bool) {
+	if pool == nil {
+		var err error
+		if pool, err = x509.SystemCertPool(); err != nil {
+			pool = x509.NewCertPool()
+		}
+	}
+	return pool, pool.AppendCertsFromPEM(pem)
 }
 
 // Close removes the client's metric series; the client is not to be used after.
