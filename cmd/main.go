@@ -32,7 +32,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
-	"github.com/partnerbilling/partner-account-operator/internal/controller"
+	"github.com/partnerbilling/partner-account-operator/internal/connection"
+	"github.com/partnerbilling/partner-account-operator/internal/controller/partneraccount"
+	"github.com/partnerbilling/partner-account-operator/internal/controller/partnerconnection"
 	"github.com/partnerbilling/partner-account-operator/internal/logcap"
 	"github.com/partnerbilling/partner-account-operator/internal/managerconfig"
 	"github.com/partnerbilling/partner-account-operator/internal/partnerapi"
@@ -80,20 +82,20 @@ func main() {
 	}
 
 	ctx := ctrl.SetupSignalHandler()
-	accounts := &controller.PartnerAccountReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		API:       api,
-		Recorder:  mgr.GetEventRecorder("partner-account-operator"),
-		Options:   cfg.Controller,
-	}
-	if err := accounts.SetupWithManager(ctx, mgr); err != nil {
+	connections := connection.NewRegistry(api, cfg.Controller.ReadBackRate, cfg.Connections(mgr.GetLogger()))
+	if err := (&partneraccount.Reconciler{
+		Client:      mgr.GetClient(),
+		APIReader:   mgr.GetAPIReader(),
+		Connections: connections,
+		Recorder:    mgr.GetEventRecorder("partner-account-operator"),
+		Options:     cfg.Controller,
+	}).SetupWithManager(ctx, mgr); err != nil {
 		setupLog.Error(err, "Failed to create controller", "controller", "partneraccount")
 		os.Exit(1)
 	}
-	if err := (&controller.PartnerConnectionReconciler{
+	if err := (&partnerconnection.Reconciler{
 		Client:          mgr.GetClient(),
-		Accounts:        accounts,
+		Connections:     connections,
 		Defaults:        cfg.API,
 		SecretNamespace: cfg.ConnectionSecretNamespace,
 	}).SetupWithManager(ctx, mgr); err != nil {

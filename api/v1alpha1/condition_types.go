@@ -88,6 +88,17 @@ const (
 	// not be written; the message is the Kubernetes API server's. Retried with
 	// backoff. The account itself is in status.accountUID.
 	ReasonTokenSecretFailed = "TokenSecretFailed"
+	// ReasonEndpointChanged: the account was last answered by another origin
+	// (another URL, or the same URL with another partner token or CA bundle) than
+	// the one the resource's connection calls now, and the new one has no such
+	// account and has not shown that it holds the old one's accounts. Nothing is
+	// concluded: the account is not taken for gone, never created again, its token
+	// and finalizer stay, until its own server answers. The message names both.
+	ReasonEndpointChanged = "EndpointChanged"
+	// ReasonAccountMissing: spec.createPolicy is Never and no account has this
+	// accountUID (or it is gone), so none is created; it is read again at the next
+	// read-back.
+	ReasonAccountMissing = "AccountMissing"
 	// ReasonEndsAtNotApplied: the Partnership API answered a change of the end date
 	// with an account that does not carry the end date asked for. It is tried again
 	// at the next read-back, not in a loop.
@@ -110,6 +121,11 @@ const (
 	// this resource's first create attempt. It is adopted only when
 	// spec.adoptExisting is true; until then it is left alone.
 	ReasonAccountExists = "AccountExists"
+	// ReasonAccountDeactivated: the Partnership API answers 410 Gone for the
+	// accountUID: an account under it was deactivated. The operator never creates
+	// an account under it again, whatever spec.adoptExisting says. Choose another
+	// accountUID, or delete this resource.
+	ReasonAccountDeactivated = "AccountDeactivated"
 	// ReasonAccountReplaced: the account this resource owned was replaced outside
 	// the operator: the one under its accountUID now has another type, domain or
 	// creation time. It is not this resource's: it is never written or deleted from
@@ -153,6 +169,12 @@ const (
 	// ReasonConnectionInUse: the connection is being deleted and waits for the
 	// PartnerAccounts that use it to go.
 	ReasonConnectionInUse = "InUse"
+	// ReasonConnectionEndpointChanged: the server at url, with this token and CA
+	// bundle, does not answer for an account known to exist on this connection as
+	// the same account: the URL or the token was changed to another server or
+	// partner contract. The connection's accounts are not concluded gone; their
+	// conditions say EndpointChanged.
+	ReasonConnectionEndpointChanged = "EndpointChanged"
 )
 
 // ConnectionFinalizer keeps a PartnerConnection while PartnerAccounts use it.

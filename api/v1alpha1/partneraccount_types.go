@@ -56,6 +56,20 @@ const (
 	ManagementPolicyObserve ManagementPolicy = "Observe"
 )
 
+// CreatePolicy says whether the controller may create the remote account.
+// +kubebuilder:validation:Enum=IfMissing;Never
+type CreatePolicy string
+
+const (
+	// CreatePolicyIfMissing creates the account when none has its accountUID: the
+	// default.
+	CreatePolicyIfMissing CreatePolicy = "IfMissing"
+	// CreatePolicyNever never creates it: the resource manages an account that
+	// exists (adopting it with adoptExisting), and when there is none it says so
+	// (AccountMissing) and waits for a person. kubectl partneraccount import writes it.
+	CreatePolicyNever CreatePolicy = "Never"
+)
+
 // PartnerAccountSpec declares one customer's partner billing account.
 // +kubebuilder:validation:XValidation:rule="has(self.connectionRef) == has(oldSelf.connectionRef) && (!has(self.connectionRef) || self.connectionRef.name == oldSelf.connectionRef.name)",message="connectionRef is immutable: an account belongs to the server that made it"
 type PartnerAccountSpec struct {
@@ -124,6 +138,16 @@ type PartnerAccountSpec struct {
 	// +optional
 	AdoptExisting bool `json:"adoptExisting,omitempty"`
 
+	// createPolicy is IfMissing (the default) or Never. With Never the controller
+	// never creates the remote account: it manages one that exists (adopting it only
+	// with adoptExisting), and when none does it says so (reason AccountMissing),
+	// makes no call to create one and waits. kubectl partneraccount import writes
+	// it, so that an account missing from the server it was imported from is never
+	// made again by applying the import. Set it to IfMissing to let the account be
+	// created.
+	// +optional
+	CreatePolicy CreatePolicy `json:"createPolicy,omitempty"`
+
 	// connectionRef names the PartnerConnection (the Partnership API server and
 	// partner token) this account lives on; unset, the one the operator's flags set.
 	// It cannot be added, changed or removed later: an account belongs to the server
@@ -184,16 +208,21 @@ type PartnerAccountStatus struct {
 	AccountUID string `json:"accountUID,omitempty"`
 
 	// endpoint is the Partnership API base URL that last answered with this
-	// account. A 404 or 410 from that URL proves the account gone; from another,
-	// only once that one has answered for some account.
+	// account, and endpointID the identity of that URL with the partner token and
+	// CA bundle it was called with (a digest, which does not reveal the token). A
+	// 404 or 410 proves the account gone only from that origin, or from one that
+	// has answered for another of its accounts as the same account: another URL,
+	// another partner's token or another CA bundle may reach another server or
+	// contract, which proves nothing about this account.
 	// +optional
 	Endpoint string `json:"endpoint,omitempty"`
+	// +optional
+	EndpointID string `json:"endpointID,omitempty"`
 
 	// createClaim records this resource's attempts to create its account while
 	// their outcome is not known, so that an account made by an attempt whose
-	// answer was lost is recognised as its own, and no other. It is written before
-	// the first create request, and removed once the account is this resource's or
-	// is proven absent.
+	// answer was lost is recognised as its own, and no other. Each attempt is
+	// written before its request is sent, and goes once its outcome is known.
 	// +optional
 	CreateClaim *CreateClaim `json:"createClaim,omitempty"`
 
@@ -305,26 +334,47 @@ const (
 	ClockLocal Clock = "Local"
 )
 
-// CreateClaim is the window in which this resource's create attempts may have
-// made its account: from the first attempt to the end of the last attempt whose
-// outcome is unknown (a 5xx, a timeout, a dropped connection). An account whose
-// created_at falls inside it, give or take the clock's margin, is this
-// resource's; any other account under its accountUID existed before.
+// CreateClaim records this resource's create attempts whose outcome is not known:
+// each may have made the account, from when it was sent to the latest its answer
+// could have come. An account whose created_at falls inside one of them, give or
+// take the clock's margin, is this resource's; any other account under its
+// accountUID existed before. Each attempt is recorded before it is sent, and goes
+// once it is answered: with the account (which is then the resource's), or with a
+// refusal that made nothing.
 type CreateClaim struct {
-	// firstAttemptAt is when the first create request was sent.
-	// +required
-	FirstAttemptAt metav1.Time `json:"firstAttemptAt"`
-
-	// unknownUntil is the latest time an attempt whose outcome is unknown could
-	// have created the account: the end of its request timeout. It is absent when
-	// every attempt was answered with a refusal that created nothing (401, 403,
-	// 429, or the API's own 4xx), and then no account found is this resource's.
+	// attempts are the create attempts whose outcome is unknown, oldest first.
 	// +optional
-	UnknownUntil *metav1.Time `json:"unknownUntil,omitempty"`
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	Attempts []CreateAttempt `json:"attempts,omitempty"`
 
-	// clock is the clock both times are on: API or Local.
+	// clock is the clock the attempts' times are on: API or Local.
 	// +required
 	Clock Clock `json:"clock"`
+
+	// endpoint and endpointID are the origin the attempts were sent to (see
+	// status.endpoint): only its answers say whether they made the account.
+	// +optional
+	Endpoint string `json:"endpoint,omitempty"`
+	// +optional
+	EndpointID string `json:"endpointID,omitempty"`
+
+	// firstAttemptAt and unknownUntil are the window of attempts as versions before
+	// attempts recorded it; they are read as one attempt.
+	// +optional
+	FirstAttemptAt *metav1.Time `json:"firstAttemptAt,omitempty"`
+	// +optional
+	UnknownUntil *metav1.Time `json:"unknownUntil,omitempty"`
+}
+
+// CreateAttempt is one create request whose outcome is unknown.
+type CreateAttempt struct {
+	// sentAt is when the request was sent, to the second.
+	// +required
+	SentAt metav1.Time `json:"sentAt"`
+	// until is the latest its answer could have come: the end of its timeout.
+	// +required
+	Until metav1.Time `json:"until"`
 }
 
 // +kubebuilder:object:root=true
@@ -377,6 +427,15 @@ type PartnerAccount struct {
 	// +optional
 	// +kubebuilder:default={}
 	Status PartnerAccountStatus `json:"status,omitzero"`
+}
+
+// ConnectionName is the name of the PartnerConnection pa's account lives on, ""
+// for the operator's default connection.
+func (pa *PartnerAccount) ConnectionName() string {
+	if pa.Spec.ConnectionRef == nil {
+		return ""
+	}
+	return pa.Spec.ConnectionRef.Name
 }
 
 // +kubebuilder:object:root=true

@@ -7,9 +7,9 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 type Retry string
 
 const (
-	// RetryOnChange: only when the spec changes, a reconcile is requested
-	// (ReconcileRequestedAtAnnotation), or another PartnerAccount with the same
-	// accountUID comes or goes.
+	// RetryOnChange: only when the spec changes or a reconcile is requested
+	// (ReconcileRequestedAtAnnotation); with RetryOnPeerChange also when another
+	// PartnerAccount with the same accountUID on the same connection comes or goes.
 	RetryOnChange Retry = "OnChange"
 	// RetryBackoff: with per-object jittered exponential backoff, from one second
 	// up to five minutes.
@@ -73,6 +73,23 @@ type ReasonInfo struct {
 	Alert Alert
 	// Health is Argo CD's health.
 	Health Health
+	// ReadFirst is whether a resource with the reason reads its account before it
+	// may create one: an account was found under its accountUID that is not its
+	// own, or its server changed.
+	ReadFirst bool
+	// Outage is whether the reason is one of a failing or throttling API: within
+	// one outage the status keeps the first such reason, so that an outage writes
+	// one status change per account however the answers mix.
+	Outage bool
+	// RetryOnPeerChange is whether the resource is looked at again when another
+	// PartnerAccount with its accountUID on its connection comes or goes, even when
+	// its spec did not change.
+	RetryOnPeerChange bool
+	// RetryOnConnectionChange is whether the resource is looked at again at once
+	// when its connection changes (created, its spec edited, its Ready flipped, its
+	// token accepted again): it waits for the connection. Other resources wait for
+	// their own schedule, so that a connection's change costs no read.
+	RetryOnConnectionChange bool
 }
 
 // Reasons holds every reason the controller writes in the Ready condition, and what
@@ -90,12 +107,12 @@ var Reasons = map[string]ReasonInfo{
 	ReasonReconcileSuspended: {Ready: metav1.ConditionUnknown, Retry: RetryOnChange, Alert: AlertNone,
 		Health: HealthSuspended},
 	ReasonRateLimited: {Ready: metav1.ConditionFalse, Reconciling: true, Warning: true, Retry: RetryAfterPause,
-		Alert: AlertFailing, Health: HealthProgressing},
+		Alert: AlertFailing, Health: HealthProgressing, Outage: true},
 	ReasonAPIUnavailable: {Ready: metav1.ConditionFalse, Reconciling: true, Warning: true, Retry: RetryBackoff,
-		Alert: AlertFailing, Health: HealthProgressing},
+		Alert: AlertFailing, Health: HealthProgressing, Outage: true},
 
 	ReasonUnauthorized: {Ready: metav1.ConditionFalse, Warning: true, Retry: RetrySlowly, Alert: AlertTokenRejected,
-		Health: HealthDegraded},
+		Health: HealthDegraded, RetryOnConnectionChange: true},
 	ReasonRemoteDeleted: {Ready: metav1.ConditionFalse, Warning: true, Retry: RetryReadBack, Alert: AlertFailing,
 		Health: HealthDegraded},
 	ReasonDeprovisioned: {Ready: metav1.ConditionFalse, Warning: true, Retry: RetryReadBack, Alert: AlertFailing,
@@ -103,8 +120,12 @@ var Reasons = map[string]ReasonInfo{
 	ReasonAccountSuspended: {Ready: metav1.ConditionFalse, Warning: true, Retry: RetryReadBack, Alert: AlertFailing,
 		Health: HealthDegraded},
 	ReasonAPIEndpointMisconfigured: {Ready: metav1.ConditionFalse, Warning: true, Retry: RetryBackoff,
-		Alert: AlertFailing, Health: HealthDegraded},
+		Alert: AlertFailing, Health: HealthDegraded, RetryOnConnectionChange: true},
 	ReasonEndpointUnproven: {Ready: metav1.ConditionFalse, Warning: true, Retry: RetryBackoff, Alert: AlertFailing,
+		Health: HealthDegraded, RetryOnConnectionChange: true},
+	ReasonEndpointChanged: {Ready: metav1.ConditionFalse, Warning: true, Retry: RetryReadBack, Alert: AlertFailing,
+		Health: HealthDegraded, ReadFirst: true, RetryOnConnectionChange: true},
+	ReasonAccountMissing: {Ready: metav1.ConditionFalse, Warning: true, Retry: RetryReadBack, Alert: AlertFailing,
 		Health: HealthDegraded},
 	ReasonSecretConflict: {Ready: metav1.ConditionFalse, Warning: true, Retry: RetrySlowly, Alert: AlertFailing,
 		Health: HealthDegraded},
@@ -115,32 +136,35 @@ var Reasons = map[string]ReasonInfo{
 	ReasonObservedAccountMissing: {Ready: metav1.ConditionFalse, Warning: true, Retry: RetryReadBack,
 		Alert: AlertFailing, Health: HealthDegraded},
 	ReasonConnectionNotFound: {Ready: metav1.ConditionFalse, Warning: true, Retry: RetrySlowly, Alert: AlertFailing,
-		Health: HealthDegraded},
+		Health: HealthDegraded, RetryOnConnectionChange: true},
 	ReasonConnectionNotAllowed: {Ready: metav1.ConditionFalse, Warning: true, Retry: RetrySlowly, Alert: AlertFailing,
-		Health: HealthDegraded},
+		Health: HealthDegraded, RetryOnConnectionChange: true},
 	ReasonConnectionNotReady: {Ready: metav1.ConditionFalse, Warning: true, Retry: RetrySlowly, Alert: AlertFailing,
-		Health: HealthDegraded},
+		Health: HealthDegraded, RetryOnConnectionChange: true},
 
 	ReasonInvalidRequest: {Ready: metav1.ConditionFalse, Stalled: true, Warning: true, Retry: RetryOnChange,
 		Alert: AlertStalled, Health: HealthDegraded},
 	ReasonAccountConflict: {Ready: metav1.ConditionFalse, Stalled: true, Warning: true, Retry: RetryOnChange,
-		Alert: AlertStalled, Health: HealthDegraded},
+		Alert: AlertStalled, Health: HealthDegraded, ReadFirst: true},
 	ReasonDuplicateAccountUID: {Ready: metav1.ConditionFalse, Stalled: true, Warning: true, Retry: RetryOnChange,
-		Alert: AlertStalled, Health: HealthDegraded},
+		Alert: AlertStalled, Health: HealthDegraded, RetryOnPeerChange: true},
 	ReasonAccountExists: {Ready: metav1.ConditionFalse, Stalled: true, Warning: true, Retry: RetryOnChange,
-		Alert: AlertStalled, Health: HealthDegraded},
+		Alert: AlertStalled, Health: HealthDegraded, ReadFirst: true},
 	ReasonAccountReplaced: {Ready: metav1.ConditionFalse, Stalled: true, Warning: true, Retry: RetryOnChange,
-		Alert: AlertStalled, Health: HealthDegraded},
+		Alert: AlertStalled, Health: HealthDegraded, ReadFirst: true},
+	ReasonAccountDeactivated: {Ready: metav1.ConditionFalse, Stalled: true, Warning: true, Retry: RetryOnChange,
+		Alert: AlertStalled, Health: HealthDegraded, ReadFirst: true},
 }
 
 // ConnectionReasons are the reasons of a PartnerConnection's Ready condition and
 // the status each goes with. A PartnerConnection's Ready says nothing about the
 // PartnerAccounts on it: each has its own.
 var ConnectionReasons = map[string]metav1.ConditionStatus{
-	ReasonConnectionVerified:      metav1.ConditionTrue,
-	ReasonConnectionTokenAccepted: metav1.ConditionTrue,
-	ReasonConnectionUnauthorized:  metav1.ConditionFalse,
-	ReasonConnectionUnreachable:   metav1.ConditionFalse,
-	ReasonConnectionMisconfigured: metav1.ConditionFalse,
-	ReasonConnectionInUse:         metav1.ConditionFalse,
+	ReasonConnectionVerified:        metav1.ConditionTrue,
+	ReasonConnectionTokenAccepted:   metav1.ConditionTrue,
+	ReasonConnectionUnauthorized:    metav1.ConditionFalse,
+	ReasonConnectionUnreachable:     metav1.ConditionFalse,
+	ReasonConnectionMisconfigured:   metav1.ConditionFalse,
+	ReasonConnectionInUse:           metav1.ConditionFalse,
+	ReasonConnectionEndpointChanged: metav1.ConditionFalse,
 }

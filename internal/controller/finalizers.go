@@ -7,10 +7,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 )
 
-// setFinalizer puts finalizer on obj (want true) or takes it off, with a merge
+// SetFinalizer puts finalizer on obj (want true) or takes it off, with a merge
 // patch that fails if obj changed since it was read. It writes nothing when obj
 // already is as wanted; taking it off an object that is gone is no error.
-func setFinalizer(ctx context.Context, c client.Client, obj client.Object, finalizer string, want bool) error {
+func SetFinalizer(ctx context.Context, c client.Client, obj client.Object, finalizer string, want bool) error {
 	if controllerutil.ContainsFinalizer(obj, finalizer) == want {
 		return nil
 	}

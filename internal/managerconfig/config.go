@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -20,7 +21,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/partnerbilling/partner-account-operator/internal/connection"
 	"github.com/partnerbilling/partner-account-operator/internal/controller"
+	"github.com/partnerbilling/partner-account-operator/internal/controller/partneraccount"
 	"github.com/partnerbilling/partner-account-operator/internal/partnerapi"
 )
 
@@ -64,7 +67,7 @@ type Config struct {
 	// name no PartnerConnection, and the defaults of PartnerConnections' clients.
 	API partnerapi.Config
 	// Controller tunes the PartnerAccount controller.
-	Controller controller.Options
+	Controller partneraccount.Options
 	// ConnectionSecretNamespace is where PartnerConnections' token and CA Secrets
 	// are: the operator's own namespace. Empty means the pod's namespace.
 	ConnectionSecretNamespace string
@@ -79,7 +82,7 @@ func New() *Config {
 		HealthProbeAddress: ":8081",
 		API: partnerapi.Config{
 			TokenFile:               DefaultTokenFile,
-			UnauthorizedRetryPeriod: controller.DefaultUnauthorizedRetryPeriod,
+			UnauthorizedRetryPeriod: partneraccount.DefaultUnauthorizedRetryPeriod,
 		},
 		Log: zap.Options{Development: true},
 	}
@@ -161,6 +164,11 @@ func (c *Config) Complete(version string) error {
 	c.API.UserAgent = "partner-account-operator/" + version
 	c.Controller.ReadBackRate = c.API.RequestsPerSecond / 2
 	return nil
+}
+
+// Connections are the options of the connection registry for c, logging to log.
+func (c *Config) Connections(log logr.Logger) connection.Options {
+	return connection.Options{ResyncPeriod: c.Controller.WithDefaults().ResyncPeriod, Log: log}
 }
 
 // ManagerOptions are the controller-runtime manager's options for c.

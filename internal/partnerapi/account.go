@@ -60,6 +60,8 @@ type Account struct {
 	// UpdatedAt is when the account last changed, when the server reports it
 	// (published dialect only).
 	UpdatedAt *time.Time
+	// Origin is where the answer came from.
+	Origin Origin
 }
 
 // CreateRequest describes an account to create.
@@ -91,9 +93,9 @@ type Client interface {
 
 	// Endpoint returns the base URL the client calls.
 	Endpoint() string
-	// Proven reports whether the endpoint has answered 2xx with an account since
-	// the client was made. Until then a 404 or 410 from it proves nothing.
-	Proven() bool
+	// Origin returns the origin the client's calls come from now: its URL, and
+	// the identity of that URL with the partner token it holds now.
+	Origin() Origin
 	// Now returns the time on the API's clock (from the Date header of its latest
 	// answer) and true, or the local time and false before any answer had one.
 	Now() (time.Time, bool)

@@ -3,6 +3,7 @@ package partnerapi
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -15,7 +16,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -112,8 +112,8 @@ type HTTPClient struct {
 	gate                   *gate
 	http                   *http.Client
 	clock                  serverClock
-	// proven is set once the endpoint has answered 2xx with the account asked for.
-	proven atomic.Bool
+	// caSum is a digest of the extra certificate authorities, for the origin.
+	caSum [sha256.Size]byte
 }
 
 var _ Client = (*HTTPClient)(nil)
@@ -185,7 +185,7 @@ func New(cfg Config) (*HTTPClient, error) {
 		return nil, fmt.Errorf("partnerapi: invalid Config.UnauthorizedRetryPeriod %s: must not be negative", retryPeriod)
 	}
 
-	roots, err := rootCAs(cfg.CAFile)
+	roots, caFilePEM, err := rootCAs(cfg.CAFile)
 	if err != nil {
 		return nil, fmt.Errorf("partnerapi: invalid Config.CAFile: %w", err)
 	}
@@ -210,6 +210,7 @@ func New(cfg Config) (*HTTPClient, error) {
 		tokenSecret: cfg.TokenSecret,
 		name:        name,
 		limiter:     rate.NewLimiter(limit, burst),
+		caSum:       sha256.Sum256(append(caFilePEM, cfg.CAData...)),
 		gate:        newGate(retryPeriod, name),
 		http: &http.Client{
 			Transport: transport,
@@ -255,19 +256,21 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func rootCAs(caFile string) (*x509.CertPool, error) {
+// rootCAs is the system pool with the PEM certificates of caFile added, and those
+// certificates; nil for the system pool alone when caFile is "".
+func rootCAs(caFile string) (*x509.CertPool, []byte, error) {
 	if caFile == "" {
-		return nil, nil // the system pool
+		return nil, nil, nil // the system pool
 	}
 	pem, err := os.ReadFile(caFile)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pool, ok := withExtraCAs(nil, pem)
 	if !ok {
-		return nil, fmt.Errorf("%s holds no PEM certificates", caFile)
+		return nil, nil, fmt.Errorf("%s holds no PEM certificates", caFile)
 	}
-	return pool, nil
+	return pool, pem, nil
 }
 
 // withExtraCAs returns pool (a copy of the system pool when nil) with the PEM
@@ -290,10 +293,20 @@ func (c *HTTPClient) Close() { forgetMetrics(c.name) }
 // Endpoint returns the base URL the client calls.
 func (c *HTTPClient) Endpoint() string { return c.baseURL }
 
-// Proven reports whether the endpoint has answered 2xx with an account it was
-// asked for since the client was made: it serves accounts, so its 404 and 410
-// answers mean what they say.
-func (c *HTTPClient) Proven() bool { return c.proven.Load() }
+// Origin returns the origin of the client's calls with the token it holds now;
+// its ID is empty when the token cannot be read.
+func (c *HTTPClient) Origin() Origin {
+	token, err := c.token.Token()
+	if err != nil {
+		return Origin{URL: c.baseURL}
+	}
+	return c.originOf(token)
+}
+
+// originOf is the origin of a call sent with token.
+func (c *HTTPClient) originOf(token string) Origin {
+	return Origin{URL: c.baseURL, ID: originID(c.baseURL, token, c.caSum)}
+}
 
 // Now returns the time on the API's clock, estimated from the Date header of its
 // latest answer, and true; before any answer carried one, the local time and false.
@@ -376,10 +389,11 @@ func checkUID(op, uid string) error {
 // call's outcome for uid is unknown.
 func (c *HTTPClient) account(ctx context.Context, op, method, uid, target string, body []byte) (*Account, error) {
 	var acct *Account
-	err := c.do(ctx, op, method, uid, target, body, func(respBody []byte) (err error) {
+	err := c.do(ctx, op, method, uid, target, body, func(respBody []byte, origin Origin) (err error) {
 		if acct, err = decodeAccount(respBody); err != nil {
 			return err
 		}
+		acct.Origin = origin
 		if acct.UID != uid {
 			return fmt.Errorf("the answer is about account %q", truncate(acct.UID, maxCodeLen))
 		}
@@ -388,14 +402,26 @@ func (c *HTTPClient) account(ctx context.Context, op, method, uid, target string
 	if err != nil {
 		return nil, err
 	}
-	c.proven.Store(true)
 	return acct, nil
+}
+
+// beforeSendKey is the context key of the function BeforeSend sets.
+type beforeSendKey struct{}
+
+// BeforeSend returns ctx carrying fn, which a call made with it runs just before
+// its request goes out, after every wait (the gate, the rate limiter), with the
+// origin it goes to: the last moment to record that the request is being sent.
+// When fn fails, nothing is sent and the call fails with fn's error, which is not
+// an *Error.
+func BeforeSend(ctx context.Context, fn func(Origin) error) context.Context {
+	return context.WithValue(ctx, beforeSendKey{}, fn)
 }
 
 // do waits for the gate (see gate) and the rate limiter, sends one request, reads
 // the answer and hands a 2xx body to decode (when not nil). Anything else becomes
 // an *Error, from whose text the bearer token is removed.
-func (c *HTTPClient) do(ctx context.Context, op, method, uid, target string, body []byte, decode func([]byte) error) (err error) {
+func (c *HTTPClient) do(ctx context.Context, op, method, uid, target string, body []byte,
+	decode func([]byte, Origin) error) (err error) {
 	tk, err := c.gate.pass(ctx, op, uid, c.limiter, c.token)
 	if err != nil {
 		return err
@@ -413,11 +439,21 @@ func (c *HTTPClient) do(ctx context.Context, op, method, uid, target string, bod
 	if err != nil {
 		return tokenFileError(op, uid, err)
 	}
+	origin, answered := c.originOf(token), false
 	defer func() {
 		if e, ok := err.(*Error); ok {
 			redact(e, token)
+			if answered {
+				e.Origin = origin
+			}
 		}
 	}()
+
+	if hook, ok := ctx.Value(beforeSendKey{}).(func(Origin) error); ok {
+		if err := hook(origin); err != nil {
+			return fmt.Errorf("partnerapi: %s account %q not sent: %w", op, uid, err)
+		}
+	}
 
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -444,6 +480,7 @@ func (c *HTTPClient) do(ctx context.Context, op, method, uid, target string, bod
 		cause, detail := transportFailure(err)
 		return &Error{Kind: ErrTransient, Op: op, UID: uid, Cause: cause, Detail: detail, Err: err}
 	}
+	answered = true
 	respBody, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
 	_ = resp.Body.Close()
 	observe(c.name, op, strconv.Itoa(resp.StatusCode), start)
@@ -464,7 +501,7 @@ func (c *HTTPClient) do(ctx context.Context, op, method, uid, target string, bod
 	if decode == nil {
 		return nil
 	}
-	if err := decode(respBody); err != nil {
+	if err := decode(respBody, origin); err != nil {
 		return &Error{Kind: ErrTransient, Op: op, UID: uid, StatusCode: resp.StatusCode, Err: err}
 	}
 	return nil

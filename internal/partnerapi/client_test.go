@@ -188,41 +188,61 @@ func TestTLS(t *testing.T) {
 	})
 }
 
-// TestProvenOnlyByTheAccountAskedFor checks that the endpoint counts as serving
-// accounts only once it answered 2xx with the account a call asked for: a JSON 404
-// in the API's error shape, or a 2xx about another account, proves nothing.
-func TestProvenOnlyByTheAccountAskedFor(t *testing.T) {
+// TestOriginTiesAnswersToWhereTheyCameFrom checks that every answer carries the
+// origin it came from, that the origin changes with the URL, the token and the CA
+// bundle and with nothing else, that a call with no answer has none, and that the
+// origin does not show the token.
+func TestOriginTiesAnswersToWhereTheyCameFrom(t *testing.T) {
 	srv := newScripted(t)
-	c := newTestClient(t, srv.apiURL())
+	tokenFile := writeTokenFile(t, testToken)
+	c := newTestClient(t, srv.apiURL(), func(cfg *Config) { cfg.TokenFile = tokenFile })
 	ctx := testCtx(t)
-	if c.Proven() {
-		t.Fatal("a new client is proven")
-	}
-	if c.Endpoint() != srv.apiURL() {
-		t.Errorf("Endpoint = %q, want %q", c.Endpoint(), srv.apiURL())
+	first := c.Origin()
+	if first.URL != srv.apiURL() || len(first.ID) != 16 || strings.Contains(first.ID, testToken) {
+		t.Fatalf("Origin = %+v, want the URL %s and a 16-digit ID", first, srv.apiURL())
 	}
 
+	srv.set(answer(http.StatusOK, []byte(`{"account_uid":"acct-1","account_type":"I","domain":"b5test.com","status":"entitled"}`)))
+	acct, err := c.Get(ctx, "acct-1")
+	if err != nil || acct.Origin != first {
+		t.Fatalf("account origin = %+v (err %v), want %+v", acct.Origin, err, first)
+	}
 	srv.set(answer(http.StatusNotFound, []byte(`{"description":"Not found.","code":404,"error":"not_found"}`)))
-	if _, err := c.Get(ctx, "acct-1"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("JSON 404: err = %v (%s), want ErrNotFound", err, kindOf(err))
+	_, err = c.Get(ctx, "acct-1")
+	if o, ok := OriginOf(err); !ok || o != first || Gone(err) {
+		t.Errorf("404: origin %+v, %v, gone %v; want %+v and not gone", o, ok, Gone(err), first)
 	}
-	if c.Proven() {
-		t.Error("a 404 proved the endpoint")
+	srv.set(answer(http.StatusGone, []byte(`{"description":"The requested account is gone.","code":410,"error":"gone"}`)))
+	if _, err = c.Get(ctx, "acct-1"); !errors.Is(err, ErrNotFound) || !Gone(err) {
+		t.Errorf("410: err = %v, gone %v; want ErrNotFound and gone", err, Gone(err))
 	}
 
-	srv.set(answer(http.StatusOK, []byte(`{"account_uid":"acct-2","account_type":"I","domain":"b5test.com","status":"entitled"}`)))
-	_, err := c.Get(ctx, "acct-1")
-	if !errors.Is(err, ErrTransient) || c.Proven() {
-		t.Errorf("an answer about another account: err = %v (%s), proven %v; want ErrTransient, not proven",
-			err, kindOf(err), c.Proven())
-	}
-	rememberErr(err)
-
-	if _, err := c.Get(ctx, "acct-2"); err != nil {
+	if err := os.WriteFile(tokenFile, []byte("another-partners-token\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if !c.Proven() {
-		t.Error("a 2xx with the account asked for did not prove the endpoint")
+	time.Sleep(10 * time.Millisecond) // a new modification time
+	if err := os.Chtimes(tokenFile, time.Now(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if o := c.Origin(); o.URL != first.URL || o.ID == first.ID {
+		t.Errorf("another token: Origin = %+v, want the same URL and another ID than %s", o, first.ID)
+	}
+	if o := newTestClient(t, srv.apiURL()+"/").Origin(); o != first {
+		t.Errorf("the same URL with a trailing slash: %+v, want %+v", o, first)
+	}
+	if o := newTestClient(t, srv.URL+"/v2").Origin(); o.ID == first.ID {
+		t.Errorf("another URL has the same ID %s", o.ID)
+	}
+	other := httptest.NewTLSServer(http.NotFoundHandler())
+	defer other.Close()
+	if o := newTestClient(t, srv.apiURL(), func(cfg *Config) { cfg.CAFile = writeServerCA(t, other) }).Origin(); o.ID == first.ID {
+		t.Errorf("another CA bundle has the same ID %s", o.ID)
+	}
+
+	srv.Close()
+	_, err = c.Get(ctx, "acct-1")
+	if o, ok := OriginOf(err); ok {
+		t.Errorf("no answer, but origin %+v", o)
 	}
 }
 

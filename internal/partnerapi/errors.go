@@ -86,6 +86,8 @@ type Error struct {
 	// TokenFile is the bearer token file, on ErrUnauthorized errors; TokenSecret
 	// names the Secret the token comes from instead, for a PartnerConnection.
 	TokenFile, TokenSecret string
+	// Origin is where the answer came from, on a call that was sent.
+	Origin Origin
 	// Err is the underlying transport or decoding error, if any.
 	Err error
 }
@@ -115,6 +117,25 @@ func (e *Error) Error() string {
 		s += ": " + e.Kind.Error()
 	}
 	return s
+}
+
+// Gone reports whether err is the API's 410 Gone for an account: 1Password's
+// servers answer so for an account that was deactivated, and 404 only for an id
+// never created. An account that is gone is never made again under its UID by the
+// operator.
+func Gone(err error) bool {
+	e, ok := errors.AsType[*Error](err)
+	return ok && e.Kind == ErrNotFound && e.StatusCode == http.StatusGone
+}
+
+// OriginOf returns the origin of the answer behind err, and false when no answer
+// came (the call was not sent, or failed before an answer arrived).
+func OriginOf(err error) (Origin, bool) {
+	e, ok := errors.AsType[*Error](err)
+	if !ok || e.Origin.URL == "" {
+		return Origin{}, false
+	}
+	return e.Origin, true
 }
 
 // Is reports whether target is e's kind.
