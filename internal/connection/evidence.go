@@ -31,10 +31,10 @@ type evidence struct {
 	keys map[string]uint32
 	// origins holds the origin of each key, at its number minus one.
 	origins []partnerapi.Origin
-	known  map[string]map[string]knownAccount
-	served map[uint32]struct{}
-	holds  map[[2]uint32]struct{}
-	failed map[[2]uint32]time.Time
+	known   map[string]map[string]knownAccount
+	served  map[uint32]struct{}
+	holds   map[[2]uint32]struct{}
+	failed  map[[2]uint32]time.Time
 	// proving lets one proof run at a time.
 	proving sync.Mutex
 }
