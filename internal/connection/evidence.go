@@ -124,19 +124,33 @@ func (r *Registry) KnownAccounts(conn string) bool {
 
 // KnownAccount returns an account known to exist on conn, where it was last
 // answered and its creation time (zero when unknown), for a check of the
-// connection's token; ok is false when none is known. One with a creation time is
-// preferred.
-func (r *Registry) KnownAccount(conn string) (uid string, at partnerapi.Origin, created time.Time, ok bool) {
+// connection's server; ok is false when none is known. One last answered
+// elsewhere than current is preferred (whether current holds it is the question),
+// and one with a creation time (only it tells the same account from another).
+func (r *Registry) KnownAccount(conn string, current partnerapi.Origin) (uid string, at partnerapi.Origin,
+	created time.Time, ok bool) {
 	e := r.evidence
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	best := -1
 	for u, k := range e.known[conn] {
-		if !ok || k.created != 0 && created.IsZero() {
-			uid, at, ok = u, e.origins[k.origin-1], true
+		o := e.origins[k.origin-1]
+		score := 0
+		if !SameOrigin(o, current) {
+			score += 2
+		}
+		if k.created != 0 {
+			score++
+		}
+		if score > best {
+			best, uid, at, ok = score, u, o, true
+			created = time.Time{}
 			if k.created != 0 {
 				created = time.Unix(k.created, 0)
-				break
 			}
+		}
+		if best == 3 {
+			break
 		}
 	}
 	return uid, at, created, ok

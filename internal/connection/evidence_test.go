@@ -147,10 +147,15 @@ func TestKnownAccountsFollowNoteAndForget(t *testing.T) {
 	}
 	r.NoteAccount("brand-b", "u1", originA, time.Time{})
 	r.NoteAccount("brand-b", "u2", originB, created)
-	uid, at, c, ok := r.KnownAccount("brand-b")
+	uid, at, c, ok := r.KnownAccount("brand-b", originA)
 	if !ok || uid != "u2" || at != originB || !c.Equal(created) {
-		t.Errorf("KnownAccount = %q %+v %v %v, want the dated u2", uid, at, c, ok)
+		t.Errorf("KnownAccount = %q %+v %v %v, want the dated u2, last answered elsewhere", uid, at, c, ok)
 	}
+	r.NoteAccount("brand-b", "u3", originA, created)
+	if uid, _, _, _ := r.KnownAccount("brand-b", originB); uid != "u3" {
+		t.Errorf("KnownAccount from originB = %q, want u3, last answered at originA", uid)
+	}
+	r.ForgetAccount("brand-b", "u3")
 	r.ForgetAccount("brand-b", "u1")
 	r.ForgetAccount("brand-b", "u2")
 	if r.KnownAccounts("brand-b") || r.KnownAccounts("") {

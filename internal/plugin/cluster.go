@@ -25,8 +25,9 @@ func init() {
 const listPage = 500
 
 // LoadManaged lists the PartnerAccounts of every namespace, a page at a time,
-// and returns which accountUIDs they name and which names they take in namespace.
-func LoadManaged(ctx context.Context, c client.Reader, namespace string) (Managed, error) {
+// and returns which accountUIDs they name on the PartnerConnection connection (""
+// for the default connection) and which names they take in namespace.
+func LoadManaged(ctx context.Context, c client.Reader, namespace, connection string) (Managed, error) {
 	m := Managed{ByUID: map[string]string{}, Names: map[string]string{}}
 	var list billingv1alpha1.PartnerAccountList
 	opts := []client.ListOption{client.Limit(listPage)}
@@ -37,7 +38,7 @@ func LoadManaged(ctx context.Context, c client.Reader, namespace string) (Manage
 		}
 		for i := range list.Items {
 			pa := &list.Items[i]
-			if _, ok := m.ByUID[pa.Spec.AccountUID]; !ok {
+			if _, ok := m.ByUID[pa.Spec.AccountUID]; !ok && pa.ConnectionName() == connection {
 				m.ByUID[pa.Spec.AccountUID] = pa.Namespace + "/" + pa.Name
 			}
 			if pa.Namespace == namespace {

@@ -1,11 +1,9 @@
 package plugin
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/types"
@@ -117,9 +115,7 @@ func (o *Options) setPolicy(ctx context.Context, c client.Client, ns, name strin
 		if !o.terminal(o.In) {
 			return fmt.Errorf("not changing %s: stdin is not a terminal to confirm on; pass --yes", ref)
 		}
-		_, _ = fmt.Fprint(o.Out, "Proceed? [y/N] ")
-		answer, _ := bufio.NewReader(o.In).ReadString('\n')
-		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+		if !confirm(o.Out, o.In, "Proceed?") {
 			return &ExitError{Code: 1, Err: fmt.Errorf("aborted: %s not changed", ref)}
 		}
 	}

@@ -135,8 +135,14 @@ func TestImportCommandErrors(t *testing.T) {
 }
 
 func TestLoadManaged(t *testing.T) {
-	c := newFake(pa("team-a", "a", "uid-a"), pa("team-b", "b", "uid-b"), pa("team-b", "a", "uid-c"))
-	m, err := LoadManaged(context.Background(), c, "team-a")
+	other := pa("team-b", "d", "uid-d")
+	other.Spec.ConnectionRef = &billingv1alpha1.ConnectionReference{Name: "brand-b"}
+	c := newFake(pa("team-a", "a", "uid-a"), pa("team-b", "b", "uid-b"), pa("team-b", "a", "uid-c"), other)
+	if m, err := LoadManaged(context.Background(), c, "team-a", "brand-b"); err != nil || len(m.ByUID) != 1 ||
+		m.ByUID["uid-d"] != "team-b/d" {
+		t.Errorf("on brand-b: ByUID %v (%v), want uid-d alone", m.ByUID, err)
+	}
+	m, err := LoadManaged(context.Background(), c, "team-a", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,12 @@ type documentSpec struct {
 	EndsAt           string                           `json:"endsAt,omitempty"`
 	ManagementPolicy billingv1alpha1.ManagementPolicy `json:"managementPolicy,omitempty"`
 	AdoptExisting    bool                             `json:"adoptExisting,omitempty"`
+	CreatePolicy     billingv1alpha1.CreatePolicy     `json:"createPolicy"`
+	ConnectionRef    *documentRef                     `json:"connectionRef,omitempty"`
+}
+
+type documentRef struct {
+	Name string `json:"name"`
 }
 
 // AccountType returns the PartnerAccount's accountType for the API's t: I is
@@ -46,11 +52,14 @@ func AccountType(t partnerapi.AccountType) (billingv1alpha1.AccountType, error) 
 }
 
 // Document returns the YAML document, starting with "---", of the PartnerAccount
-// name in namespace for the account acct read under uid. The spec holds uid as
-// it is, the account's type, domain and end date (RFC 3339, UTC, whole seconds;
-// none when it has none), and managementPolicy Observe when observe is set,
-// adoptExisting true otherwise.
-func Document(acct *partnerapi.Account, uid, name, namespace string, observe bool) ([]byte, error) {
+// name in namespace for the account acct read under uid on the PartnerConnection
+// connection ("" for the operator's default connection). The spec holds uid as it
+// is, the account's type, domain and end date (RFC 3339, UTC, whole seconds; none
+// when it has none), managementPolicy Observe when observe is set and adoptExisting
+// true otherwise, createPolicy Never (a resource made from an account that exists
+// never creates one, should it go missing), and connectionRef when connection is
+// set.
+func Document(acct *partnerapi.Account, uid, name, namespace, connection string, observe bool) ([]byte, error) {
 	typ, err := AccountType(acct.Type)
 	if err != nil {
 		return nil, err
@@ -62,7 +71,11 @@ func Document(acct *partnerapi.Account, uid, name, namespace string, observe boo
 		APIVersion: billingv1alpha1.GroupVersion.String(),
 		Kind:       "PartnerAccount",
 		Metadata:   documentMeta{Name: name, Namespace: namespace},
-		Spec:       documentSpec{AccountUID: uid, AccountType: typ, Domain: acct.Domain},
+		Spec: documentSpec{AccountUID: uid, AccountType: typ, Domain: acct.Domain,
+			CreatePolicy: billingv1alpha1.CreatePolicyNever},
+	}
+	if connection != "" {
+		doc.Spec.ConnectionRef = &documentRef{Name: connection}
 	}
 	if acct.EndsAt != nil {
 		doc.Spec.EndsAt = acct.EndsAt.UTC().Truncate(time.Second).Format(time.RFC3339)

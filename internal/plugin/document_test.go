@@ -18,6 +18,7 @@ func TestDocument(t *testing.T) {
 		acct    partnerapi.Account
 		uid     string
 		docName string
+		conn    string
 		observe bool
 		want    string
 	}{
@@ -36,15 +37,17 @@ metadata:
 spec:
   accountType: Individual
   accountUID: cust-1
+  createPolicy: Never
   domain: b5test.com
   managementPolicy: Observe
 `,
 		},
 		{
-			name:    "adopt, Family, end date in UTC whole seconds",
+			name:    "adopt, Family, end date in UTC whole seconds, on a connection",
 			acct:    partnerapi.Account{UID: "CUST-2", Type: "F", Domain: "1password.eu", EndsAt: &ends, ActivationToken: "PNS-SECRET2"},
 			uid:     "CUST-2",
 			docName: "cust-2-xxx",
+			conn:    "brand-b",
 			want: `---
 apiVersion: billing.partnerbilling.io/v1alpha1
 kind: PartnerAccount
@@ -55,6 +58,9 @@ spec:
   accountType: Family
   accountUID: CUST-2
   adoptExisting: true
+  connectionRef:
+    name: brand-b
+  createPolicy: Never
   domain: 1password.eu
   endsAt: "2031-01-01T11:30:05Z"
 `,
@@ -74,12 +80,13 @@ spec:
   accountType: Individual
   accountUID: "0001"
   adoptExisting: true
+  createPolicy: Never
   domain: b5test.com
 `,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Document(&tc.acct, tc.uid, tc.docName, "team-a", tc.observe)
+			got, err := Document(&tc.acct, tc.uid, tc.docName, "team-a", tc.conn, tc.observe)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,7 +112,7 @@ func TestDocumentRoundTripsTrickyUIDs(t *testing.T) {
 		if CheckUID(uid) != nil {
 			continue // "~" is no UID
 		}
-		doc, err := Document(&partnerapi.Account{UID: uid, Type: "I", Domain: "b5test.com"}, uid, "n", "ns", false)
+		doc, err := Document(&partnerapi.Account{UID: uid, Type: "I", Domain: "b5test.com"}, uid, "n", "ns", "", false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +132,7 @@ func TestDocumentRefusesWhatNoSpecHolds(t *testing.T) {
 		{UID: "a", Type: "", Domain: "b5test.com"},
 		{UID: "a", Type: "I"},
 	} {
-		if doc, err := Document(&acct, "a", "a", "ns", true); err == nil {
+		if doc, err := Document(&acct, "a", "a", "ns", "", true); err == nil {
 			t.Errorf("%+v: got\n%s\nwant an error", acct, doc)
 		}
 	}

@@ -21,7 +21,9 @@ type Getter interface {
 // Managed is what the cluster already holds, for an import into one namespace.
 type Managed struct {
 	// ByUID maps each spec.accountUID that a PartnerAccount anywhere in the
-	// cluster names to that PartnerAccount, as namespace/name.
+	// cluster names on the import's connection to that PartnerAccount, as
+	// namespace/name. The same UID on another connection is another contract's
+	// account.
 	ByUID map[string]string
 	// Names maps the name of each PartnerAccount in the import's namespace to its
 	// spec.accountUID.
@@ -53,6 +55,9 @@ type Importer struct {
 	API Getter
 	// Namespace is the namespace of the PartnerAccounts written.
 	Namespace string
+	// Connection is the PartnerConnection they name in spec.connectionRef, and
+	// whose server API reads; "" for the operator's default connection.
+	Connection string
 	// Observe writes managementPolicy Observe; otherwise adoptExisting true.
 	Observe bool
 	// Managed is what the cluster holds: UIDs to skip, names taken.
@@ -304,7 +309,7 @@ func (im *Importer) write(namer *Namer, j job, acct *partnerapi.Account) error {
 	if err != nil {
 		return err
 	}
-	doc, err := Document(acct, j.UID, name, im.Namespace, im.Observe)
+	doc, err := Document(acct, j.UID, name, im.Namespace, im.Connection, im.Observe)
 	if err != nil {
 		return err
 	}

@@ -104,7 +104,9 @@ func NewCommand(o *Options) *cobra.Command {
   reconcile  ask the operator to read an account again now, and wait for it
   observe    stop all writes to a resource's account (managementPolicy Observe)
   manage     let the operator manage a resource's account (managementPolicy Manage)
-  link       print the link that redeems a resource's account`,
+  link       print the link that redeems a resource's account
+  adopt      take over the accounts that existed before their resources (a
+             cluster rebuilt from Git)`,
 		Annotations:       map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl partneraccount"},
 		SilenceUsage:      true,
 		SilenceErrors:     true,
@@ -115,7 +117,7 @@ func NewCommand(o *Options) *cobra.Command {
 	root.SetErr(o.ErrOut)
 	o.ConfigFlags.AddFlags(root.PersistentFlags())
 	root.AddCommand(newImportCommand(o), newReconcileCommand(o),
-		newPolicyCommand(o, policyObserve), newPolicyCommand(o, policyManage), newLinkCommand(o))
+		newPolicyCommand(o, policyObserve), newPolicyCommand(o, policyManage), newLinkCommand(o), newAdoptCommand(o))
 	return root
 }
 

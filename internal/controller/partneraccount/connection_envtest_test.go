@@ -39,11 +39,15 @@ type seenRequest struct {
 
 var connectionSeq int
 
-// startPartnerServer starts a simulator that accepts token; it stops when the spec
-// ends.
-func startPartnerServer(token string) *partnerServer {
+// startPartnerServer starts a simulator that accepts token, speaking dialect (the
+// contract's when none is given); it stops when the spec ends.
+func startPartnerServer(token string, dialect ...simulator.Dialect) *partnerServer {
 	GinkgoHelper()
-	sim, err := simulator.New(simulator.Options{Tokens: []string{token}})
+	opts := simulator.Options{Tokens: []string{token}}
+	if len(dialect) > 0 {
+		opts.Dialect = dialect[0]
+	}
+	sim, err := simulator.New(opts)
 	Expect(err).NotTo(HaveOccurred())
 	ps := &partnerServer{sim: sim}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -1,11 +1,14 @@
 package partneraccount
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -27,7 +30,7 @@ var _ = Describe("Decisions only from proof", func() {
 		return pa
 	}
 
-	It("concludes nothing from a wrong path prefix's JSON 404s, and completes deletion once the URL is fixed", func() {
+	It("concludes nothing from another URL's JSON 404s (a wrong path prefix), and completes deletion once the URL is fixed", func() {
 		h := startHarness(harnessOptions{})
 		pa := readyAccount(h, "prefix", "prefix-1")
 		readyAccount(h, "other", "prefix-2")
@@ -40,10 +43,10 @@ var _ = Describe("Decisions only from proof", func() {
 		h.sim.ResetCounts()
 		requestReconcile(pa, "wrong-prefix")
 		Eventually(get(pa)).WithTimeout(waitReady).WithPolling(poll).
-			Should(haveReady(metav1.ConditionFalse, billingv1alpha1.ReasonEndpointUnproven))
+			Should(haveReady(metav1.ConditionFalse, billingv1alpha1.ReasonEndpointChanged))
 		got := get(pa)(Default)
-		Expect(readyMessage(got)).To(SatisfyAll(
-			ContainSubstring(h.serverURL+"/v2/api/v1/partners/accounts/prefix-1"), ContainSubstring("404 Not Found")))
+		Expect(readyMessage(got)).To(SatisfyAll(ContainSubstring("now calls "+h.serverURL+"/v2/api/v1,"),
+			ContainSubstring("last answered by "+right)))
 		Expect(got.Status.AccountUID).To(Equal(before.AccountUID))
 		Expect(got.Status.AccountStatus).To(Equal(before.AccountStatus))
 		Expect(got.Status.ActivationToken).To(Equal(before.ActivationToken))
@@ -54,7 +57,7 @@ var _ = Describe("Decisions only from proof", func() {
 		By("deleting it: the finalizer stays and says why")
 		Expect(k8sClient.Delete(ctx, pa)).To(Succeed())
 		Eventually(func(g Gomega) string { return readyMessage(get(pa)(g)) }).WithTimeout(waitReady).WithPolling(poll).
-			Should(SatisfyAll(ContainSubstring("finalizer stays"), ContainSubstring("/v2/api/v1/")))
+			Should(SatisfyAll(ContainSubstring("finalizer stays"), ContainSubstring("/v2/api/v1")))
 		Consistently(func(g Gomega) []string { return get(pa)(g).Finalizers }).WithTimeout(2 * time.Second).
 			Should(ContainElement(billingv1alpha1.Finalizer))
 		Expect(h.remote("prefix-1").Deleted).To(BeFalse())
@@ -102,7 +105,7 @@ var _ = Describe("Decisions only from proof", func() {
 		claim := got.Status.CreateClaim
 		Expect(claim).NotTo(BeNil())
 		Expect(claim.Clock).To(Equal(billingv1alpha1.ClockAPI), "the 500s carried the API's Date")
-		Expect(claim.UnknownUntil).NotTo(BeNil())
+		Expect(claim.Attempts).To(HaveLen(1))
 
 		By("the operator down for a minute and a half, while another system creates the account")
 		h.stopController()
@@ -160,7 +163,7 @@ var _ = Describe("Decisions only from proof", func() {
 		got := get(other)(Default)
 		Expect(got.Status.AccountUID).To(BeEmpty())
 		Expect(readyMessage(got)).To(ContainSubstring(`"someone-else"`))
-		Expect(got.Status.CreateClaim.UnknownUntil).NotTo(BeNil(), "the create's outcome for this UID is unknown")
+		Expect(got.Status.CreateClaim.Attempts).NotTo(BeEmpty(), "the create's outcome for this UID is unknown")
 
 		By("the API answering properly again: the account its create made is recovered")
 		h.front.set(frontPass)
@@ -185,7 +188,7 @@ var _ = Describe("Decisions only from proof", func() {
 		Consistently(func() int { return h.requests("create 201") }).WithTimeout(2 * time.Second).Should(Equal(calls))
 		got := get(pa)(Default)
 		Expect(got).To(haveReady(metav1.ConditionFalse, billingv1alpha1.ReasonAPIUnavailable))
-		Expect(got.Status.CreateClaim.UnknownUntil).NotTo(BeNil())
+		Expect(got.Status.CreateClaim.Attempts).NotTo(BeEmpty())
 
 		By("deleting it: the finalizer stays, since the read proves nothing")
 		Expect(k8sClient.Delete(ctx, pa)).To(Succeed())
@@ -347,29 +350,29 @@ var _ = Describe("Decisions only from proof", func() {
 		Expect(get(kept)(Default)).To(haveReady(metav1.ConditionTrue, billingv1alpha1.ReasonAccountReady))
 	})
 
-	It("keeps a claim through 429s and 401s without rewriting it", func() {
-		h := startHarness(harnessOptions{apiUnauthorizedRetry: time.Second})
+	It("drops each refused attempt from its claim, and writes nothing while the gate holds calls back", func() {
+		h := startHarness(harnessOptions{apiUnauthorizedRetry: 5 * time.Second})
 		Expect(h.sim.SetFaults(simulator.Faults{RateLimitRate: 1, RetryAfter: 1})).To(Succeed())
 		pa := newAccount(h.ns(), "patient", "patient-1")
 		Expect(k8sClient.Create(ctx, pa)).To(Succeed())
 		Eventually(func() int { return h.requests("create 429") }).WithTimeout(waitReady).Should(BeNumerically(">=", 2))
 		first := get(pa)(Default)
-		Expect(first.Status.CreateClaim).NotTo(BeNil())
-		Expect(first.Status.CreateClaim.UnknownUntil).To(BeNil(), "a 429 made nothing")
+		Expect(first.Status.CreateClaim).To(BeNil(), "a 429 made nothing: each attempt goes once refused")
+		Expect(first).To(haveReady(metav1.ConditionFalse, billingv1alpha1.ReasonRateLimited))
 
-		By("more 429s, then 401s: neither the claim nor the status changes")
-		Eventually(func() int { return h.requests("create 429") }).WithTimeout(waitReady).Should(BeNumerically(">=", 4))
-		Expect(get(pa)(Default).ResourceVersion).To(Equal(first.ResourceVersion))
+		By("then 401s: the gate sends one probe a period, and nothing is written between them")
 		Expect(h.sim.SetFaults(simulator.Faults{})).To(Succeed())
 		Expect(h.sim.SetTokens([]string{"another-token"})).To(Succeed())
 		Eventually(get(pa)).WithTimeout(waitReady).WithPolling(poll).
 			Should(haveReady(metav1.ConditionFalse, billingv1alpha1.ReasonUnauthorized))
 		unauthorized := get(pa)(Default)
-		Expect(unauthorized.Status.CreateClaim).To(Equal(first.Status.CreateClaim))
-		Eventually(func() int { return h.requests("create 401") }).WithTimeout(waitReady).Should(BeNumerically(">=", 3))
-		Expect(get(pa)(Default).ResourceVersion).To(Equal(unauthorized.ResourceVersion))
+		Expect(unauthorized.Status.CreateClaim).To(BeNil())
+		sent := h.requests("create 401")
+		Consistently(func(g Gomega) string { return get(pa)(g).ResourceVersion }).WithTimeout(2 * time.Second).
+			Should(Equal(unauthorized.ResourceVersion))
+		Expect(h.requests("create 401")).To(Equal(sent), "a call went out between the gate's probes")
 
-		By("the token accepted again: created, under the same claim")
+		By("the token accepted again: created once")
 		Expect(h.sim.SetTokens([]string{testToken})).To(Succeed())
 		Eventually(get(pa)).WithTimeout(waitReady).WithPolling(poll).
 			Should(haveReady(metav1.ConditionTrue, billingv1alpha1.ReasonAccountReady))
@@ -386,4 +389,139 @@ func countOf(list []string, v string) int {
 		}
 	}
 	return n
+}
+
+var _ = Describe("Evidence tied to where it was earned", func() {
+	for _, dialect := range []simulator.Dialect{simulator.DialectContract, simulator.DialectPublished} {
+		Context("against servers speaking the "+string(dialect)+" dialect", func() {
+			It("never takes an account for gone when its connection moves to another server, and finds it when it comes back", func() {
+				h := startHarness(harnessOptions{connections: true, dialect: dialect})
+				a := startPartnerServer("partner-token-a", dialect)
+				b := startPartnerServer("partner-token-a", dialect)
+				pc := h.createConnection(a.url, "partner-token-a")
+				old := createAccount(onConnection(newAccount(h.ns(), "old", "moved-1"), pc))
+				witness := createAccount(onConnection(newAccount(h.ns(), "witness", "moved-2"), pc))
+				for _, pa := range []*billingv1alpha1.PartnerAccount{old, witness} {
+					Eventually(get(pa)).WithTimeout(waitReady).WithPolling(poll).
+						Should(haveReady(metav1.ConditionTrue, billingv1alpha1.ReasonAccountReady))
+				}
+				before := get(old)(Default).Status
+
+				By("moving the connection to another server, and making an account there")
+				movePC(pc, func(p *billingv1alpha1.PartnerConnection) { p.Spec.URL = b.url })
+				fresh := createAccount(onConnection(newAccount(h.ns(), "fresh", "moved-3"), pc))
+				Eventually(get(fresh)).WithTimeout(waitReady).WithPolling(poll).
+					Should(haveReady(metav1.ConditionTrue, billingv1alpha1.ReasonAccountReady))
+				Expect(b.accountUIDs()).To(ConsistOf("moved-3"))
+				Eventually(func(g Gomega) string { return connectionReady(getConnection(pc)(g)) }).
+					WithTimeout(waitReady).WithPolling(poll).Should(Equal("False/EndpointChanged"),
+					"the connection does not say that its server holds none of its accounts")
+
+				By("the old account's 404 from the new server: EndpointChanged, naming both, with its token kept")
+				requestReconcile(old, "moved")
+				Eventually(get(old)).WithTimeout(waitReady).WithPolling(poll).
+					Should(haveReady(metav1.ConditionFalse, billingv1alpha1.ReasonEndpointChanged))
+				got := get(old)(Default)
+				Expect(readyMessage(got)).To(SatisfyAll(ContainSubstring(a.url), ContainSubstring(b.url)))
+				Expect(got.Status.AccountUID).To(Equal(before.AccountUID))
+				Expect(got.Status.ActivationToken).To(Equal(before.ActivationToken))
+				Expect(got.Status.Endpoint).To(Equal(a.url))
+
+				By("deleting it: the finalizer stays, and nothing is deleted anywhere")
+				Expect(k8sClient.Delete(ctx, old)).To(Succeed())
+				Eventually(func(g Gomega) string { return readyMessage(get(old)(g)) }).WithTimeout(waitReady).WithPolling(poll).
+					Should(SatisfyAll(ContainSubstring("finalizer stays"), ContainSubstring(b.url)))
+				Consistently(gone(old)).WithTimeout(2 * time.Second).Should(BeFalse())
+				for _, ps := range []*partnerServer{a, b} {
+					for _, r := range ps.seen() {
+						Expect(r.Method).NotTo(Equal(http.MethodDelete), "a deletion went to %s", ps.url)
+					}
+				}
+				Expect(a.account("moved-1").Deleted).To(BeFalse())
+
+				By("moving it back: the deletion completes on the account's own server")
+				patchSpec(fresh, func(p *billingv1alpha1.PartnerAccount) { p.Spec.DeletionPolicy = billingv1alpha1.DeletionPolicyOrphan })
+				movePC(pc, func(p *billingv1alpha1.PartnerConnection) { p.Spec.URL = a.url })
+				Eventually(gone(old)).WithTimeout(waitReady).WithPolling(poll).Should(BeTrue())
+				Expect(a.account("moved-1").Deleted).To(BeTrue())
+				requestReconcile(witness, "back")
+				Eventually(get(witness)).WithTimeout(waitReady).WithPolling(poll).
+					Should(haveReady(metav1.ConditionTrue, billingv1alpha1.ReasonAccountReady))
+			})
+
+			It("takes neither a 404 nor another account for gone or replaced when the token is swapped to another partner's", func() {
+				h := startHarness(harnessOptions{connections: true, dialect: dialect})
+				ours := startPartnerServer("partner-token-a", dialect)
+				theirs := startPartnerServer("partner-token-b", dialect)
+				// The other partner has a customer under one of the same UIDs.
+				_, err := theirs.sim.Seed(simulator.Seed{UID: "swap-1", Type: "I", Domain: "b5test.com",
+					CreatedAt: time.Now().Add(-72 * time.Hour)})
+				Expect(err).NotTo(HaveOccurred())
+				router := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.Header.Get("Authorization") == "Bearer partner-token-b" {
+						theirs.sim.ServeHTTP(w, r)
+						return
+					}
+					ours.sim.ServeHTTP(w, r)
+				}))
+				DeferCleanup(router.Close)
+				pc := h.createConnection(router.URL+"/api/v1", "partner-token-a")
+				same := createAccount(onConnection(newAccount(h.ns(), "same-uid", "swap-1"), pc))
+				only := createAccount(onConnection(newAccount(h.ns(), "only-ours", "swap-2"), pc))
+				for _, pa := range []*billingv1alpha1.PartnerAccount{same, only} {
+					Eventually(get(pa)).WithTimeout(waitReady).WithPolling(poll).
+						Should(haveReady(metav1.ConditionTrue, billingv1alpha1.ReasonAccountReady))
+				}
+
+				By("swapping the token Secret to another partner's")
+				swapToken(h, pc, "partner-token-b")
+				Eventually(func(g Gomega) string { return connectionReady(getConnection(pc)(g)) }).
+					WithTimeout(waitReady).WithPolling(poll).Should(Equal("False/EndpointChanged"))
+				theirs.sim.ResetCounts()
+				requestReconcile(same, "swapped")
+				requestReconcile(only, "swapped")
+				for _, pa := range []*billingv1alpha1.PartnerAccount{same, only} {
+					Eventually(get(pa)).WithTimeout(waitReady).WithPolling(poll).
+						Should(haveReady(metav1.ConditionFalse, billingv1alpha1.ReasonEndpointChanged))
+					Expect(get(pa)(Default).Status.AccountUID).NotTo(BeEmpty(), "%s gave up its account", pa.Name)
+					Expect(get(pa)(Default).Status.ActivationToken).NotTo(BeEmpty(), "%s dropped its token", pa.Name)
+				}
+				Expect(readyMessage(get(same)(Default))).To(ContainSubstring("another partner token"))
+				for key := range theirs.sim.Requests() {
+					Expect(key).To(HavePrefix("get "), "the other partner's server got a write")
+				}
+
+				By("the token put back: both Ready again at once, with no spec change")
+				swapToken(h, pc, "partner-token-a")
+				for _, pa := range []*billingv1alpha1.PartnerAccount{same, only} {
+					Eventually(get(pa)).WithTimeout(waitReady).WithPolling(poll).
+						Should(haveReady(metav1.ConditionTrue, billingv1alpha1.ReasonAccountReady))
+				}
+				Expect(ours.account("swap-1").Deleted).To(BeFalse())
+			})
+		})
+	}
+})
+
+// movePC edits the PartnerConnection pc's spec.
+func movePC(pc *billingv1alpha1.PartnerConnection, edit func(*billingv1alpha1.PartnerConnection)) {
+	GinkgoHelper()
+	Eventually(func() error {
+		cur := &billingv1alpha1.PartnerConnection{}
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(pc), cur); err != nil {
+			return err
+		}
+		edit(cur)
+		return k8sClient.Update(ctx, cur)
+	}).WithTimeout(waitReady).Should(Succeed())
+}
+
+// swapToken puts token in the Secret pc's spec.tokenSecretRef names.
+func swapToken(h *harness, pc *billingv1alpha1.PartnerConnection, token string) {
+	GinkgoHelper()
+	secret := &corev1.Secret{}
+	Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: h.secretNamespace, Name: pc.Spec.TokenSecretRef.Name}, secret)).
+		To(Succeed())
+	secret.Data = map[string][]byte{pc.Spec.TokenSecretRef.Key: []byte(token)}
+	Expect(k8sClient.Update(ctx, secret)).To(Succeed())
 }

@@ -86,6 +86,11 @@ type harnessOptions struct {
 	// verifyPeriod (0: its default).
 	connections  bool
 	verifyPeriod time.Duration
+	// probe leaves the default connection as on a cluster with no account known:
+	// its first new resource reads before it creates (connection.CreateMode).
+	// Without it the connection creates at once, as once any account is known, so
+	// that a spec's first request is its own.
+	probe bool
 }
 
 var namespaceSeq atomic.Int64
@@ -172,6 +177,9 @@ func (h *harness) startController() (stop func()) {
 	}
 	h.connections = connection.NewRegistry(api, opts.readBackRate,
 		connection.Options{ResyncPeriod: opts.resync, Log: mgr.GetLogger()})
+	if !opts.probe {
+		h.connections.Default().ProbeDone(false, true)
+	}
 	r := &Reconciler{
 		Client:      mgr.GetClient(),
 		APIReader:   mgr.GetAPIReader(),
@@ -287,6 +295,9 @@ const (
 type apiFront struct {
 	sim  http.Handler
 	mode atomic.Int32
+	// intercept, when set, answers the requests it reports true for, in place of
+	// the mode.
+	intercept atomic.Pointer[func(http.ResponseWriter, *http.Request) bool]
 	// refusedReads counts the reads frontGet400 answered.
 	refusedReads atomic.Int32
 	// reads counts the reads of each account that went through the front.
@@ -303,12 +314,24 @@ func (f *apiFront) readsOf(uid string) int {
 
 func (f *apiFront) set(m frontMode) { f.mode.Store(int32(m)) }
 
+// interceptWith makes fn answer the API requests it reports true for; nil stops.
+func (f *apiFront) interceptWith(fn func(http.ResponseWriter, *http.Request) bool) {
+	if fn == nil {
+		f.intercept.Store(nil)
+		return
+	}
+	f.intercept.Store(&fn)
+}
+
 func (f *apiFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer GinkgoRecover()
 	if r.Method == http.MethodGet {
 		uid := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
 		n, _ := f.reads.LoadOrStore(uid, new(atomic.Int32))
 		n.(*atomic.Int32).Add(1)
+	}
+	if fn := f.intercept.Load(); fn != nil && strings.HasPrefix(r.URL.Path, "/api/") && (*fn)(w, r) {
+		return
 	}
 	mode := frontMode(f.mode.Load())
 	if mode == frontPass || !strings.HasPrefix(r.URL.Path, "/api/") {

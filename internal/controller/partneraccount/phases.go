@@ -216,13 +216,15 @@ func (r *Reconciler) afterRefusedCreate(ctx context.Context, s *scope, claim *bi
 func (r *Reconciler) readFirst(ctx context.Context, s *scope, probe bool) error {
 	pa := s.pa
 	uid := pa.Spec.AccountUID
-	claim := onAPIClock(s.conn, currentClaim(&pa.Status, r.Options.Now()))
+	claim := currentClaim(&pa.Status, r.Options.Now())
 	attempted := claimOrigin(claim)
 	preexisting, absent := false, false
 	if probe {
 		defer func() { s.conn.ProbeDone(preexisting, absent) }()
 	}
 	acct, err := s.conn.API.Get(ctx, uid)
+	// The answer may be the first to tell the API's clock.
+	claim = onAPIClock(s.conn, claim)
 	if err == nil {
 		if mayHaveMadeAny(claim) && !r.answerHolds(ctx, s, acct, attempted, false) {
 			// Its attempts went to another origin: what this one holds says nothing
@@ -438,7 +440,7 @@ func (r *Reconciler) releaseRemote(ctx context.Context, s *scope) (bool, error) 
 		r.orphaned(pa, fmt.Sprintf("%s: remote account %q was left as it is", why, uid))
 		return true, nil
 	}
-	uninstalling, err := r.uninstalling(ctx)
+	uninstalling, err := r.uninstalling(ctx, pa)
 	if err != nil {
 		return false, err
 	}
@@ -576,7 +578,9 @@ func (r *Reconciler) alreadyGone(ctx context.Context, pa *billingv1alpha1.Partne
 // deleteBlocked turns the outcome of a failed call during deletion into one that
 // says the finalizer stays, and how to let the resource go anyway.
 func deleteBlocked(o outcome) outcome {
-	o.message = "Deleting the remote account failed, so the finalizer stays: " + strings.TrimSuffix(o.message, ".") +
-		". To delete the resource and leave the remote account, set spec.deletionPolicy to Orphan"
+	o.message = "Deleting the remote account failed, so the finalizer stays: " + strings.TrimSuffix(o.message, ".")
+	if !strings.Contains(o.message, "spec.deletionPolicy") {
+		o.message += ". To delete the resource and leave the remote account, set spec.deletionPolicy to Orphan"
+	}
 	return o
 }

@@ -190,7 +190,7 @@ func TestTrackerIndexesAccountUIDsByConnection(t *testing.T) {
 	ready.Status.AccountUID, ready.Status.AccountStatus, ready.Status.CreatedAt = "cust-1", "entitled", &created
 	ready.Status.Endpoint, ready.Status.EndpointID = "https://a/api/v1", "aaaaaaaaaaaaaaaa"
 	tr.OnUpdate(prod, ready)
-	uid, at, c, ok := conns.KnownAccount("")
+	uid, at, c, ok := conns.KnownAccount("", partnerapi.Origin{})
 	if !ok || uid != "cust-1" || at.ID != "aaaaaaaaaaaaaaaa" || !c.Equal(created.Time) {
 		t.Errorf("known = %q %+v %v %v", uid, at, c, ok)
 	}

@@ -40,11 +40,14 @@ type uninstallWatch struct {
 	deletingSince time.Time
 }
 
-// uninstalling reports whether the PartnerAccount CRD is being deleted, or gone.
-func (u *uninstallWatch) uninstalling(ctx context.Context) (bool, error) {
+// uninstalling reports whether the PartnerAccount CRD is being deleted, or gone,
+// as pa, a PartnerAccount being deleted, is. A PartnerAccount created since the
+// deletion was seen proves a CRD made again: the CRD is read again then.
+func (u *uninstallWatch) uninstalling(ctx context.Context, pa *billingv1alpha1.PartnerAccount) (bool, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if !u.deletingSince.IsZero() && time.Since(u.deletingSince) < uninstallRecheck {
+	if since := u.deletingSince; !since.IsZero() && time.Since(since) < uninstallRecheck &&
+		pa.CreationTimestamp.Time.Before(since.Truncate(time.Second)) {
 		return true, nil
 	}
 	crd := &metav1.PartialObjectMetadata{}
@@ -62,7 +65,7 @@ func (u *uninstallWatch) uninstalling(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// uninstalling reports whether the PartnerAccount CRD is being deleted.
-func (r *Reconciler) uninstalling(ctx context.Context) (bool, error) {
-	return r.uninstall.uninstalling(ctx)
+// uninstalling reports whether the PartnerAccount CRD is being deleted, as pa is.
+func (r *Reconciler) uninstalling(ctx context.Context, pa *billingv1alpha1.PartnerAccount) (bool, error) {
+	return r.uninstall.uninstalling(ctx, pa)
 }

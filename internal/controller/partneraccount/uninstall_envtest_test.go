@@ -20,7 +20,7 @@ import (
 // Uninstalling: deleting the CRD deletes every PartnerAccount, which must never
 // deactivate the customers' accounts.
 var _ = Describe("Uninstalling", Serial, func() {
-	It("deactivates no account when the CRD is deleted while the operator runs", func() {
+	It("deactivates no account when the CRD is deleted while the operator runs, and deletes normally once it is back", func() {
 		h := startHarness(harnessOptions{})
 		accounts := make([]*billingv1alpha1.PartnerAccount, 0, 2)
 		for _, uid := range []string{"uninstall-1", "uninstall-2"} {
@@ -49,6 +49,17 @@ var _ = Describe("Uninstalling", Serial, func() {
 		for _, pa := range accounts {
 			Expect(eventReasons(pa)(Default)).To(ContainElement(billingv1alpha1.EventOrphanedByUninstall))
 		}
+
+		By("the CRD created again (an Argo CD self-heal): a deletion deactivates its account again")
+		reinstallCRD()
+		pa := newAccount(h.ns(), "after", "uninstall-3")
+		Eventually(func() error { return k8sClient.Create(ctx, pa) }).WithTimeout(waitReady).Should(Succeed())
+		Eventually(get(pa)).WithTimeout(waitReady).WithPolling(poll).
+			Should(haveReady(metav1.ConditionTrue, billingv1alpha1.ReasonAccountReady))
+		Expect(k8sClient.Delete(ctx, pa)).To(Succeed())
+		Eventually(gone(pa)).WithTimeout(waitReady).WithPolling(poll).Should(BeTrue())
+		Expect(h.remote("uninstall-3").Deleted).To(BeTrue(), "a deletion after the CRD came back orphaned the account")
+		Expect(eventReasons(pa)(Default)).NotTo(ContainElement(billingv1alpha1.EventOrphanedByUninstall))
 	})
 })
 

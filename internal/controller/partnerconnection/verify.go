@@ -128,7 +128,7 @@ func (r *Reconciler) verify(ctx context.Context, s *scope, conn *connection.Conn
 		return
 	}
 
-	uid, at, created, known := r.Connections.KnownAccount(pc.Name)
+	uid, at, created, known := r.Connections.KnownAccount(pc.Name, conn.API.Origin())
 	if !known {
 		uid = verifyUID
 	}
