@@ -42,11 +42,13 @@ type Connection struct {
 }
 
 // Verification is when a connection's token was last tried, for which generation
-// of the PartnerConnection and which token (a SHA-256 digest).
+// of the PartnerConnection and which token (a SHA-256 digest), and the Ready
+// reason and message it came to.
 type Verification struct {
-	At         time.Time
-	Generation int64
-	Token      [32]byte
+	At              time.Time
+	Generation      int64
+	Token           [32]byte
+	Reason, Message string
 }
 
 // Name is the PartnerConnection's name, "" for the default connection.

@@ -81,6 +81,13 @@ func releaseOthers(namespace string) {
 	}
 }
 
+// crdLive reports whether the PartnerAccount CRD exists and is not being deleted.
+func crdLive() bool {
+	crd := &unstructured.Unstructured{}
+	crd.SetGroupVersionKind(crdGVK)
+	return k8sClient.Get(ctx, client.ObjectKey{Name: crdName}, crd) == nil && crd.GetDeletionTimestamp() == nil
+}
+
 // crdGone reports whether the PartnerAccount CRD is gone.
 func crdGone() bool {
 	crd := &unstructured.Unstructured{}
@@ -91,6 +98,9 @@ func crdGone() bool {
 // reinstallCRD installs the PartnerAccount CRD again, once the deleted one is gone,
 // for the specs that follow.
 func reinstallCRD() {
+	if crdLive() {
+		return // installed again already
+	}
 	Eventually(crdGone).WithTimeout(time.Minute).WithPolling(poll).Should(BeTrue())
 	_, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{
 		Paths: []string{filepath.Join(testenv.Root(), "config", "crd", "bases")}, ErrorIfPathMissing: true,

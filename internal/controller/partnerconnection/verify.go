@@ -115,18 +115,23 @@ func (r *Reconciler) verify(ctx context.Context, s *scope, conn *connection.Conn
 	if previous != nil && conn.Verified.At.IsZero() && s.before.LastVerifiedAt != nil &&
 		previous.ObservedGeneration == pc.Generation && previous.Status == metav1.ConditionTrue {
 		// Verified before the operator started: it holds as long as it would have.
-		conn.Verified = connection.Verification{At: s.before.LastVerifiedAt.Time, Generation: pc.Generation, Token: tokenSum}
+		conn.Verified = connection.Verification{At: s.before.LastVerifiedAt.Time, Generation: pc.Generation,
+			Token: tokenSum, Reason: previous.Reason, Message: previous.Message}
 	}
-	if v := conn.Verified; previous != nil && v.Generation == pc.Generation && v.Token == tokenSum &&
-		time.Since(v.At) < r.trustFor(previous.Status)*8/10 {
+	if v := conn.Verified; v.Reason != "" && v.Generation == pc.Generation && v.Token == tokenSum &&
+		time.Since(v.At) < r.trustFor(billingv1alpha1.ConnectionReasons[v.Reason])*8/10 {
+		// The last verification holds; the cached object's status may lag behind it.
 		s.proven = r.Connections.Served(conn.API.Origin())
-		if previous.Reason == billingv1alpha1.ReasonConnectionTokenAccepted && s.proven {
+		if v.Reason == billingv1alpha1.ReasonConnectionTokenAccepted && s.proven {
 			s.setReady(billingv1alpha1.ReasonConnectionVerified, verifiedMessage(pc))
 			return
 		}
-		s.ready = *previous
+		s.setReady(v.Reason, v.Message)
 		return
 	}
+	defer func() {
+		conn.Verified.Reason, conn.Verified.Message = s.ready.Reason, s.ready.Message
+	}()
 
 	uid, at, created, known := r.Connections.KnownAccount(pc.Name, conn.API.Origin())
 	if !known {
