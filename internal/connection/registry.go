@@ -72,16 +72,14 @@ func (r *Registry) Get(name string) *Connection {
 	return r.byName[name]
 }
 
-// put makes c the connection of its name, and returns the one it replaces.
-func (r *Registry) put(c *Connection) *Connection {
+// put makes c the connection of its name.
+func (r *Registry) put(c *Connection) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	old := r.byName[c.name]
 	r.byName[c.name] = c
 	if c.ReadBacks != nil {
 		c.ReadBacks.AccountsChanged(r.counts[c.name])
 	}
-	return old
 }
 
 // AccountsChanged records that n accounts use the connection name.
@@ -99,7 +97,8 @@ func (r *Registry) AccountsChanged(name string, n int64) {
 func (r *Registry) OnReauthorized(fn func(name string)) {
 	r.mu.Lock()
 	r.reauthorized = fn
-	conns := []*Connection{r.def}
+	conns := make([]*Connection, 0, 1+len(r.byName))
+	conns = append(conns, r.def)
 	for _, c := range r.byName {
 		conns = append(conns, c)
 	}

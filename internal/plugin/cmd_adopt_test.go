@@ -23,8 +23,9 @@ func TestAdoptCommand(t *testing.T) {
 		}
 	}
 	objects := func() []client.Object {
-		var objs []client.Object
-		for _, p := range newCluster() {
+		cluster := newCluster()
+		objs := make([]client.Object, 0, len(cluster))
+		for _, p := range cluster {
 			objs = append(objs, p)
 		}
 		return objs

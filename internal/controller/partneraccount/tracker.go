@@ -81,11 +81,11 @@ func (t *accountTracker) isLive(uid types.UID) bool {
 	return ok
 }
 
-// withConnection returns the PartnerAccounts that use connection ("" the default).
-func (t *accountTracker) withConnection(connection string) []types.NamespacedName {
+// withConnection returns the PartnerAccounts that use the connection conn ("" the default).
+func (t *accountTracker) withConnection(conn string) []types.NamespacedName {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return slices.Clone(t.byConn[connection])
+	return slices.Clone(t.byConn[conn])
 }
 
 // cacheLag bounds how long a reconcile waits for the cache to show its own last
