@@ -33,9 +33,9 @@ type Registry struct {
 	// counts are the accounts on each connection, for its calendar, kept also for
 	// a connection not made yet.
 	counts map[string]int64
-	// reauthorized is told the name of a connection whose client accepts its token
-	// again.
-	reauthorized func(name string)
+	// wake is told the name of a connection whose client accepts its token again,
+	// or that was set up anew: its accounts that wait for it may go on.
+	wake func(name string)
 }
 
 // NewRegistry makes a registry whose default connection uses api, with its
@@ -72,14 +72,15 @@ func (r *Registry) Get(name string) *Connection {
 	return r.byName[name]
 }
 
-// put makes c the connection of its name.
+// put makes c the connection of its name, and wakes its waiting accounts.
 func (r *Registry) put(c *Connection) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.byName[c.name] = c
 	if c.ReadBacks != nil {
 		c.ReadBacks.AccountsChanged(r.counts[c.name])
 	}
+	r.mu.Unlock()
+	r.wakeUp(c.name)
 }
 
 // AccountsChanged records that n accounts use the connection name.
@@ -92,11 +93,13 @@ func (r *Registry) AccountsChanged(name string, n int64) {
 	}
 }
 
-// OnReauthorized makes fn be told the name of each connection whose client accepts
-// its partner token again after rejecting it.
-func (r *Registry) OnReauthorized(fn func(name string)) {
+// OnWake makes fn be told the name of each connection whose client accepts its
+// partner token again after rejecting it, and of each connection set up anew (a
+// new client, or found unusable), once the registry holds it: the accounts waiting
+// for it then meet the connection as it is now, never the one it replaces.
+func (r *Registry) OnWake(fn func(name string)) {
 	r.mu.Lock()
-	r.reauthorized = fn
+	r.wake = fn
 	conns := make([]*Connection, 0, 1+len(r.byName))
 	conns = append(conns, r.def)
 	for _, c := range r.byName {
@@ -117,13 +120,18 @@ func (r *Registry) watchReauthorization(c *Connection) {
 	}
 	name := c.name
 	api.OnReauthorized(func() {
-		r.mu.RLock()
-		fn := r.reauthorized
-		r.mu.RUnlock()
-		if fn != nil {
-			fn(name)
-		}
+		r.wakeUp(name)
 	})
+}
+
+// wakeUp tells the listener, if any, that the connection name's accounts may go on.
+func (r *Registry) wakeUp(name string) {
+	r.mu.RLock()
+	fn := r.wake
+	r.mu.RUnlock()
+	if fn != nil {
+		fn(name)
+	}
 }
 
 // UseClient makes the connection name use a client configured by cfg, keeping the
@@ -165,6 +173,9 @@ func (c *Connection) createsState() (atOnce, readFirst bool) {
 func (r *Registry) MarkUnusable(name, why string) {
 	c := &Connection{name: name, unusable: why}
 	old := r.Get(name)
+	if old != nil && old.API == nil && old.unusable == why {
+		return // as it was: nothing to wake
+	}
 	if old != nil {
 		if old.API != nil {
 			old.close()

@@ -42,9 +42,13 @@ var _ = Describe("Decisions only from proof", Ordered, func() {
 		DeferCleanup(func(ctx SpecContext) { Expect(env.RestartOperator(ctx)).To(Succeed()) })
 		kubectl(ctx, "annotate", "-n", evidenceNS, "partneraccount", "prefix", "--overwrite",
 			"billing.partnerbilling.io/reconcile-requested-at=wrong-prefix")
-		Eventually(ctx, reason(ctx, "prefix")).Should(Equal("EndpointUnproven"))
-		Expect(jsonpath(ctx, evidenceNS, "prefix", readyMessagePath)).
-			To(ContainSubstring(wrong + "/partners/accounts/ev-prefix-1"))
+		// The account was last answered at the right URL: the wrong one is another
+		// origin, whose 404 proves nothing about it.
+		Eventually(ctx, reason(ctx, "prefix")).WithTimeout(30 * time.Second).Should(Equal("EndpointChanged"))
+		Expect(jsonpath(ctx, evidenceNS, "prefix", readyMessagePath)).To(SatisfyAll(
+			ContainSubstring("now calls "+wrong+","),
+			ContainSubstring("last answered by "+env.PartnerAPIURL+" "),
+			Not(ContainSubstring("/partners/accounts/"))))
 		Expect(jsonpath(ctx, evidenceNS, "prefix", "{.status.activationToken}")).To(Equal(token))
 		Expect(jsonpath(ctx, evidenceNS, "prefix", "{.status.accountStatus}")).To(Equal("entitled"))
 
@@ -52,6 +56,8 @@ var _ = Describe("Decisions only from proof", Ordered, func() {
 		kubectl(ctx, "delete", "-n", evidenceNS, "partneraccount", "prefix", "--wait=false")
 		Consistently(ctx, func() string { return jsonpath(ctx, evidenceNS, "prefix", "{.metadata.finalizers}") }).
 			WithTimeout(3 * time.Second).Should(ContainSubstring("billing.partnerbilling.io/finalizer"))
+		Eventually(ctx, func() string { return jsonpath(ctx, evidenceNS, "prefix", readyMessagePath) }).
+			WithTimeout(10 * time.Second).Should(ContainSubstring("finalizer stays"))
 		Expect(remote(ctx, "ev-prefix-1").Deleted).To(BeFalse())
 
 		By("fixing the URL: the deletion completes and deactivates the account")

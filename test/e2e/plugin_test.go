@@ -33,7 +33,6 @@ const pluginNS = "e2e-plugin"
 // PartnerAccounts, one of them then managed, a reconcile request, a link.
 var _ = Describe("kubectl partneraccount", Ordered, func() {
 	var (
-		bin string
 		// The accounts the billing system made, and the names import gives them.
 		uidImp1, uidImp2, uidUpper = "plug-imp-1", "plug-imp-2", "CUST-IMPORT-UPPER"
 		uidManaged, uidUnknown     = "plug-managed-1", "plug-unknown-1"
@@ -43,28 +42,8 @@ var _ = Describe("kubectl partneraccount", Ordered, func() {
 		nameUpper = plugin.NameFor(uidUpper)
 	)
 
-	// run runs the plugin with args, the suite's kubeconfig and stdin, and returns
-	// what it printed and its exit status.
-	run := func(ctx SpecContext, stdin string, args ...string) (string, string, int) {
-		GinkgoHelper()
-		args = append(args, "--kubeconfig", env.Kubeconfig)
-		GinkgoWriter.Printf("$ kubectl partneraccount %s\n", strings.Join(args, " "))
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Stdin = strings.NewReader(stdin)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		code := 0
-		if exit, ok := errors.AsType[*exec.ExitError](err); ok {
-			code = exit.ExitCode()
-		} else {
-			Expect(err).NotTo(HaveOccurred())
-		}
-		GinkgoWriter.Printf("%s%s(exit status %d)\n", stdout.String(), stderr.String(), code)
-		transcript.WriteString(stdout.String() + stderr.String())
-		Expect(stdout.String() + stderr.String()).NotTo(ContainSubstring(env.PartnerToken()))
-		return stdout.String(), stderr.String(), code
-	}
+	// run runs the plugin with args, the suite's kubeconfig and stdin.
+	run := runPlugin
 
 	// writes polls the simulator's counts of creates, updates and deletes.
 	writes := func(ctx SpecContext) func(Gomega) map[string]int {
@@ -82,11 +61,7 @@ var _ = Describe("kubectl partneraccount", Ordered, func() {
 	}
 
 	BeforeAll(func(ctx SpecContext) {
-		bin = filepath.Join(GinkgoT().TempDir(), "kubectl-partneraccount")
-		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/kubectl-partneraccount")
-		build.Dir = testenv.Root()
-		out, err := build.CombinedOutput()
-		Expect(err).NotTo(HaveOccurred(), "go build ./cmd/kubectl-partneraccount:\n%s", out)
+		pluginBinary(ctx)
 		kubectl(ctx, "create", "namespace", pluginNS)
 		DeferCleanup(waitQuiet)
 	}, NodeTimeout(5*time.Minute))
@@ -126,6 +101,8 @@ var _ = Describe("kubectl partneraccount", Ordered, func() {
 				Expect(pa.Spec.EndsAt).To(BeNil())
 				Expect(pa.Spec.ManagementPolicy).To(Equal(billingv1alpha1.ManagementPolicyObserve))
 				Expect(pa.Spec.AdoptExisting).To(BeFalse())
+				Expect(pa.Spec.CreatePolicy).To(Equal(billingv1alpha1.CreatePolicyNever))
+				Expect(pa.Spec.ConnectionRef).To(BeNil())
 			}
 			reqs, err := env.SimulatorRequests(ctx)
 			Expect(err).NotTo(HaveOccurred())
@@ -200,6 +177,49 @@ var _ = Describe("kubectl partneraccount", Ordered, func() {
 		Expect(stderr).To(ContainSubstring("an observed resource never shows it"))
 	})
 })
+
+// pluginBin is the kubectl plugin, built once for the suite.
+var pluginBin string
+
+// pluginBinary builds the kubectl plugin (cmd/kubectl-partneraccount) as users
+// build it, once for the suite, for runPlugin.
+func pluginBinary(ctx SpecContext) {
+	GinkgoHelper()
+	if pluginBin != "" {
+		return
+	}
+	bin := filepath.Join(env.Dir, "kubectl-partneraccount")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/kubectl-partneraccount")
+	build.Dir = testenv.Root()
+	out, err := build.CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), "go build ./cmd/kubectl-partneraccount:\n%s", out)
+	pluginBin = bin
+}
+
+// runPlugin runs the plugin (built by pluginBinary) as its own process with args,
+// the suite's kubeconfig and stdin, and returns what it printed and its exit
+// status. What it prints must not hold the partner token.
+func runPlugin(ctx SpecContext, stdin string, args ...string) (string, string, int) {
+	GinkgoHelper()
+	Expect(pluginBin).NotTo(BeEmpty(), "call pluginBinary first, in a BeforeAll")
+	args = append(args, "--kubeconfig", env.Kubeconfig)
+	GinkgoWriter.Printf("$ kubectl partneraccount %s\n", strings.Join(args, " "))
+	cmd := exec.CommandContext(ctx, pluginBin, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if exit, ok := errors.AsType[*exec.ExitError](err); ok {
+		code = exit.ExitCode()
+	} else {
+		Expect(err).NotTo(HaveOccurred())
+	}
+	GinkgoWriter.Printf("%s%s(exit status %d)\n", stdout.String(), stderr.String(), code)
+	transcript.WriteString(stdout.String() + stderr.String())
+	Expect(stdout.String() + stderr.String()).NotTo(ContainSubstring(env.PartnerToken()))
+	return stdout.String(), stderr.String(), code
+}
 
 // parsePartnerAccounts parses a YAML stream of PartnerAccounts, strictly.
 func parsePartnerAccounts(stream string) []billingv1alpha1.PartnerAccount {

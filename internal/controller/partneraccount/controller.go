@@ -147,10 +147,10 @@ type Reconciler struct {
 	Options Options
 
 	tracker *accountTracker
-	// reauthorized receives, from a connection's client, that the API accepts its
-	// partner token again; the event's object is a PartnerConnection naming the
-	// connection ("" the default).
-	reauthorized chan event.GenericEvent
+	// wakeups receives, from the connection registry, that a connection's client
+	// accepts its partner token again or that the connection was set up anew; the
+	// event's object is a PartnerConnection naming the connection ("" the default).
+	wakeups chan event.GenericEvent
 	tokens       *deletedTokens
 	uninstall    *uninstallWatch
 	readBacksDue dueReadBacks
@@ -223,8 +223,8 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	r.Options = r.Options.WithDefaults()
 	r.started = time.Now()
 	r.tracker = newAccountTracker(r.Connections)
-	r.reauthorized = make(chan event.GenericEvent, 16)
-	r.Connections.OnReauthorized(r.wakeReauthorized)
+	r.wakeups = make(chan event.GenericEvent, 64)
+	r.Connections.OnWake(r.wakeWaiting)
 	r.tokens = newDeletedTokens(r.tracker.isLive)
 	r.tracker.onGone = r.tokens.forget
 	r.uninstall = &uninstallWatch{reader: r.APIReader}
@@ -263,8 +263,8 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	// that waited for it go on; the others keep to their schedule.
 	b = b.Watches(&billingv1alpha1.PartnerConnection{}, handler.EnqueueRequestsFromMapFunc(r.waitingOnConnection),
 		builder.WithPredicates(connectionChanged()))
-	// When the API accepts a connection's token again, its accounts that waited
-	// come back behind user work.
-	b = b.WatchesRawSource(source.Channel(r.reauthorized, r.reauthorizedEvents()))
+	// When the API accepts a connection's token again, or the connection is set up
+	// anew, its accounts that waited come back behind user work.
+	b = b.WatchesRawSource(source.Channel(r.wakeups, r.wakeupEvents()))
 	return b.Complete(r)
 }

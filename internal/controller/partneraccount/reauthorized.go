@@ -14,24 +14,25 @@ import (
 )
 
 // What wakes the PartnerAccounts that wait for their connection: the connection's
-// PartnerConnection changing, and its client accepting the partner token again.
+// PartnerConnection changing, the registry setting the connection up anew, and its
+// client accepting the partner token again.
 // Only the resources whose reason waits for the connection (the reason table's
 // RetryOnConnectionChange) are woken; the others keep to their schedule, so that a
 // connection's change, its flapping or the operator's start costs no read.
 
-// wakeReauthorized is told, by a connection's client, that the API accepts its
-// partner token again; connection is "" for the default.
-func (r *Reconciler) wakeReauthorized(connection string) {
-	ev := event.GenericEvent{Object: &billingv1alpha1.PartnerConnection{ObjectMeta: metav1.ObjectMeta{Name: connection}}}
+// wakeWaiting is told, by the connection registry, that the accounts waiting for
+// the connection conn ("" the default) may go on.
+func (r *Reconciler) wakeWaiting(conn string) {
+	ev := event.GenericEvent{Object: &billingv1alpha1.PartnerConnection{ObjectMeta: metav1.ObjectMeta{Name: conn}}}
 	select {
-	case r.reauthorized <- ev:
-	default: // a wake-up is already pending
+	case r.wakeups <- ev:
+	default: // wake-ups are pending; the PartnerConnection's own event, or the retry, follows
 	}
 }
 
-// reauthorizedEvents queues the PartnerAccounts that wait for a connection whose
-// token the API accepts again, behind user work: a recovery never delays an edit.
-func (r *Reconciler) reauthorizedEvents() handler.EventHandler {
+// wakeupEvents queues the PartnerAccounts that wait for a connection the registry
+// woke, behind user work: a recovery never delays an edit.
+func (r *Reconciler) wakeupEvents() handler.EventHandler {
 	return handler.Funcs{
 		GenericFunc: func(ctx context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			for _, req := range r.waitingOnConnection(ctx, e.Object) {

@@ -41,7 +41,7 @@ var _ = Describe("Recovery from Unauthorized", func() {
 		q.AddWithOpts(priorityqueue.AddOpts{}, reconcile.Request{NamespacedName: keyOf(ns, "edited")})
 
 		// The default connection's client accepts its token again.
-		r.reauthorizedEvents().Generic(ctx, event.GenericEvent{Object: &billingv1alpha1.PartnerConnection{}}, q)
+		r.wakeupEvents().Generic(ctx, event.GenericEvent{Object: &billingv1alpha1.PartnerConnection{}}, q)
 
 		first, priority, _ := q.GetWithPriority()
 		Expect(first.Name).To(Equal("edited"), "a recovery went ahead of a user's edit")

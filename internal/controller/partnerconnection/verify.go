@@ -178,10 +178,11 @@ func (r *Reconciler) heldElsewhere(ctx context.Context, conn *connection.Connect
 		if !ok || !errors.Is(err, partnerapi.ErrNotFound) || r.Connections.Holds(ctx, conn, at, answered, uid) {
 			return ""
 		}
-		return fmt.Sprintf("The server at %s, with this token and CA bundle, has no account %q, which the connection's "+
-			"accounts were last answered with at %s, nor any other of them: the URL or the token now reach another "+
-			"server or partner contract. Its PartnerAccounts are not taken for gone (their reason is EndpointChanged); "+
-			"put the URL, token or CA back", conn.API.Endpoint(), uid, at.URL)
+		return fmt.Sprintf("The server at %s, with this token and CA bundle, has no account %q, which was last "+
+			"answered at %s, and has not shown that it holds that server's accounts: the URL or the token reach another "+
+			"server or partner contract than that account's. The PartnerAccounts last answered there are not taken "+
+			"for gone (their reason is EndpointChanged): put the URL, token or CA back, or delete them with "+
+			"spec.deletionPolicy Orphan if their accounts are gone", conn.API.Endpoint(), uid, at.URL)
 	}
 	same := !created.IsZero() && !acct.CreatedAt.IsZero() && acct.CreatedAt.Unix() == created.Unix()
 	r.Connections.Answered(acct, at, same)
@@ -189,9 +190,10 @@ func (r *Reconciler) heldElsewhere(ctx context.Context, conn *connection.Connect
 		return ""
 	}
 	return fmt.Sprintf("The server at %s, with this token and CA bundle, answers for account %q with another account "+
-		"(created at %s, not %s): the URL or the token now reach another server or partner contract. Its "+
-		"PartnerAccounts are not taken for gone (their reason is EndpointChanged); put the URL, token or CA back",
-		conn.API.Endpoint(), uid, acct.CreatedAt.UTC().Format(time.RFC3339), created.UTC().Format(time.RFC3339))
+		"(created at %s, not %s), and has not shown that it holds the accounts last answered at %s: the URL or the "+
+		"token reach another server or partner contract. The PartnerAccounts last answered there are not taken for "+
+		"gone (their reason is EndpointChanged): put the URL, token or CA back", conn.API.Endpoint(), uid,
+		acct.CreatedAt.UTC().Format(time.RFC3339), created.UTC().Format(time.RFC3339), at.URL)
 }
 
 // verifiedMessage is the Ready message of a Verified connection.
