@@ -196,8 +196,9 @@ func (r *Registry) Served(origin partnerapi.Origin) bool {
 // is when answered serves accounts at all. When neither is known, Holds tries to
 // prove it by reading, through c, up to three accounts known to exist other than
 // except, last answered at recorded (or, with nothing recorded, anywhere); one
-// proof runs at a time, and a failed one is not tried again for proofInterval, so
-// that proving costs a few calls, not one per resource.
+// proof runs at a time (a caller waits for the one under way, which may settle its
+// question), and a failed one is not tried again for proofInterval, so that
+// proving costs a few calls, not one per resource.
 func (r *Registry) Holds(ctx context.Context, c *Connection, recorded, answered partnerapi.Origin, except string) bool {
 	if SameOrigin(recorded, answered) {
 		return true
@@ -207,10 +208,12 @@ func (r *Registry) Holds(ctx context.Context, c *Connection, recorded, answered 
 	if proven || tried || c.API == nil {
 		return proven
 	}
-	if !e.proving.TryLock() {
-		return false // a proof is under way; this resource is looked at again later
-	}
+	// One proof at a time: one under way may settle this one too.
+	e.proving.Lock()
 	defer e.proving.Unlock()
+	if pair, proven, tried = e.lookup(recorded, answered); proven || tried {
+		return proven
+	}
 	log := logf.FromContext(ctx)
 	for _, cand := range e.candidates(c.name, pair[0], except) {
 		acct, err := c.API.Get(ctx, cand.uid)

@@ -150,7 +150,7 @@ type Reconciler struct {
 	// wakeups receives, from the connection registry, that a connection's client
 	// accepts its partner token again or that the connection was set up anew; the
 	// event's object is a PartnerConnection naming the connection ("" the default).
-	wakeups chan event.GenericEvent
+	wakeups      chan event.GenericEvent
 	tokens       *deletedTokens
 	uninstall    *uninstallWatch
 	readBacksDue dueReadBacks

@@ -356,9 +356,11 @@ var _ = Describe("Decisions only from proof", func() {
 		pa := newAccount(h.ns(), "patient", "patient-1")
 		Expect(k8sClient.Create(ctx, pa)).To(Succeed())
 		Eventually(func() int { return h.requests("create 429") }).WithTimeout(waitReady).Should(BeNumerically(">=", 2))
-		first := get(pa)(Default)
-		Expect(first.Status.CreateClaim).To(BeNil(), "a 429 made nothing: each attempt goes once refused")
-		Expect(first).To(haveReady(metav1.ConditionFalse, billingv1alpha1.ReasonRateLimited))
+		// Each attempt is written before it goes: between two, none is left.
+		Eventually(get(pa)).WithTimeout(5*time.Second).WithPolling(20*time.Millisecond).Should(SatisfyAll(
+			HaveField("Status.CreateClaim", BeNil()),
+			haveReady(metav1.ConditionFalse, billingv1alpha1.ReasonRateLimited)),
+			"a 429 made nothing: each attempt goes once refused")
 
 		By("then 401s: the gate sends one probe a period, and nothing is written between them")
 		Expect(h.sim.SetFaults(simulator.Faults{})).To(Succeed())
