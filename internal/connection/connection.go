@@ -14,6 +14,7 @@ package connection
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/partnerbilling/partner-account-operator/internal/partnerapi"
@@ -34,6 +35,8 @@ type Connection struct {
 	unusable string
 	// fingerprint identifies the configuration the client was made with.
 	fingerprint string
+	// generation is the PartnerConnection generation it was last set up for.
+	generation atomic.Int64
 	// creates decides how its new accounts are created (see CreateMode).
 	creates createGate
 	// Verified is the PartnerConnection controller's last verification of the
@@ -64,6 +67,11 @@ func labelOf(name string) string {
 	}
 	return name
 }
+
+// Generation is the PartnerConnection generation the connection was last set up
+// for; a PartnerConnection with a newer one is about to be set up anew (another
+// URL, say), so its accounts wait rather than call the server it leaves.
+func (c *Connection) Generation() int64 { return c.generation.Load() }
 
 // Unusable says why the connection cannot be used, or "" when it can.
 func (c *Connection) Unusable() string { return c.unusable }

@@ -134,13 +134,15 @@ func (r *Registry) wakeUp(name string) {
 	}
 }
 
-// UseClient makes the connection name use a client configured by cfg, keeping the
-// one it has when fingerprint says nothing it depends on changed, so that its rate
-// limiter, Retry-After pause and token state carry on. What the evidence says of
-// where accounts live does not depend on the client: it carries on either way.
-func (r *Registry) UseClient(name string, cfg partnerapi.Config, fingerprint string) (*Connection, error) {
+// UseClient makes the connection name use a client configured by cfg, set up for
+// its PartnerConnection's generation, keeping the one it has when fingerprint says
+// nothing it depends on changed, so that its rate limiter, Retry-After pause and
+// token state carry on. What the evidence says of where accounts live does not
+// depend on the client: it carries on either way.
+func (r *Registry) UseClient(name string, generation int64, cfg partnerapi.Config, fingerprint string) (*Connection, error) {
 	old := r.Get(name)
 	if old != nil && old.fingerprint == fingerprint && old.unusable == "" {
+		old.generation.Store(generation)
 		return old, nil
 	}
 	if old != nil && old.API != nil {
@@ -153,6 +155,7 @@ func (r *Registry) UseClient(name string, cfg partnerapi.Config, fingerprint str
 	}
 	c := r.newConnection(name, api, cfg.RequestsPerSecond/2)
 	c.fingerprint = fingerprint
+	c.generation.Store(generation)
 	if old != nil {
 		c.Verified = old.Verified
 		c.creates.atOnce, c.creates.readFirst = old.createsState()
@@ -168,12 +171,14 @@ func (c *Connection) createsState() (atOnce, readFirst bool) {
 	return c.creates.atOnce, c.creates.readFirst
 }
 
-// MarkUnusable records why the connection name cannot be used; its accounts make
-// no call until it can.
-func (r *Registry) MarkUnusable(name, why string) {
+// MarkUnusable records why the connection name, at its PartnerConnection's
+// generation, cannot be used; its accounts make no call until it can.
+func (r *Registry) MarkUnusable(name string, generation int64, why string) {
 	c := &Connection{name: name, unusable: why}
+	c.generation.Store(generation)
 	old := r.Get(name)
 	if old != nil && old.API == nil && old.unusable == why {
+		old.generation.Store(generation)
 		return // as it was: nothing to wake
 	}
 	if old != nil {
@@ -186,6 +191,14 @@ func (r *Registry) MarkUnusable(name, why string) {
 		c.ReadBacks = r.newConnection(name, nil, 0).ReadBacks
 	}
 	r.put(c)
+}
+
+// Unchanged records that the PartnerConnection name's generation changed nothing
+// its connection depends on (its deletion began, say).
+func (r *Registry) Unchanged(name string, generation int64) {
+	if c := r.Get(name); c != nil {
+		c.generation.Store(generation)
+	}
 }
 
 // Forget drops the connection name, once its PartnerConnection is gone.

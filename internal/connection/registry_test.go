@@ -15,7 +15,7 @@ import (
 // the series goes with the connection.
 func TestReadBackPeriodByConnection(t *testing.T) {
 	r := NewRegistry(nil, 5, Options{ResyncPeriod: time.Hour, Log: logr.Discard()})
-	if _, err := r.UseClient("brand-b", partnerapi.Config{BaseURL: "https://billing.example/api/v1",
+	if _, err := r.UseClient("brand-b", 1, partnerapi.Config{BaseURL: "https://billing.example/api/v1",
 		Token: func() (string, error) { return "t", nil }, RequestsPerSecond: 2}, "1"); err != nil {
 		t.Fatal(err)
 	}
@@ -45,26 +45,26 @@ func TestReadBackPeriodByConnection(t *testing.T) {
 func TestUseClientKeepsWhatTheConnectionLearnt(t *testing.T) {
 	r := NewRegistry(nil, 0, Options{ResyncPeriod: time.Hour, Log: logr.Discard()})
 	cfg := partnerapi.Config{BaseURL: "https://billing.example/api/v1", Token: func() (string, error) { return "t", nil }}
-	c, err := r.UseClient("brand-b", cfg, "1")
+	c, err := r.UseClient("brand-b", 1, cfg, "1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.ProbeDone(true, false)
 	c.Verified.Generation = 3
-	if again, _ := r.UseClient("brand-b", cfg, "1"); again != c {
-		t.Error("the same configuration made a new client")
+	if again, _ := r.UseClient("brand-b", 2, cfg, "1"); again != c || again.Generation() != 2 {
+		t.Error("the same configuration made a new client, or kept the generation it was set up for before")
 	}
 	cfg.RequestsPerSecond = 50
-	next, err := r.UseClient("brand-b", cfg, "2")
+	next, err := r.UseClient("brand-b", 3, cfg, "2")
 	if err != nil || next == c || next.API == c.API {
 		t.Fatalf("a new configuration kept the client (%v)", err)
 	}
-	if next.CreateMode(false) != ReadFirst || next.Verified.Generation != 3 {
+	if next.CreateMode(false) != ReadFirst || next.Verified.Generation != 3 || next.Generation() != 3 {
 		t.Errorf("the new client forgot: mode %v, verified %+v", next.CreateMode(false), next.Verified)
 	}
-	r.MarkUnusable("brand-b", "no Secret")
+	r.MarkUnusable("brand-b", 4, "no Secret")
 	u := r.Get("brand-b")
-	if u.Unusable() != "no Secret" || u.ReadBacks == nil || u.CreateMode(false) != ReadFirst {
+	if u.Unusable() != "no Secret" || u.ReadBacks == nil || u.CreateMode(false) != ReadFirst || u.Generation() != 4 {
 		t.Errorf("unusable connection = %+v", u)
 	}
 }

@@ -422,18 +422,19 @@ func BeforeSend(ctx context.Context, fn func(Origin) error) context.Context {
 // an *Error, from whose text the bearer token is removed.
 func (c *HTTPClient) do(ctx context.Context, op, method, uid, target string, body []byte,
 	decode func([]byte, Origin) error) (err error) {
+	// Whether sent or held back by the gate, a rejected token's error names where
+	// the token comes from.
+	defer func() {
+		if e, ok := err.(*Error); ok && e.Kind == ErrUnauthorized {
+			e.TokenFile, e.TokenSecret = c.tokenFile, c.tokenSecret
+		}
+	}()
 	tk, err := c.gate.pass(ctx, op, uid, c.limiter, c.token)
 	if err != nil {
 		return err
 	}
 	var sent string // the token, once the request went out
 	defer func() { c.gate.leave(tk, sent, err) }()
-
-	defer func() {
-		if e, ok := err.(*Error); ok && e.Kind == ErrUnauthorized {
-			e.TokenFile, e.TokenSecret = c.tokenFile, c.tokenSecret
-		}
-	}()
 	// Read after the wait, so a token rotated meanwhile is the one sent.
 	token, err := c.token.Token()
 	if err != nil {

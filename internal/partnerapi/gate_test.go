@@ -380,8 +380,12 @@ func TestUnauthorizedGateReopensWhenServerAccepts(t *testing.T) {
 	if err := get(ctx, c, "acct-1"); !errors.Is(err, ErrUnauthorized) || isNotSent(err) {
 		t.Fatalf("err = %v (%s), want the server's 403", err, kindOf(err))
 	}
-	if err := get(ctx, c, "acct-2"); !isNotSent(err) {
+	err := get(ctx, c, "acct-2")
+	if !isNotSent(err) {
 		t.Fatalf("err = %v (%s), want a refusal without a request", err, kindOf(err))
+	}
+	if e, _ := errors.AsType[*Error](err); e.TokenFile == "" || e.TokenFile != c.tokenFile {
+		t.Errorf("the refusal names token file %q, want %q", e.TokenFile, c.tokenFile)
 	}
 	if woken.Load() != 0 {
 		t.Error("the hook ran before the gate reopened")

@@ -30,7 +30,8 @@ const settingUpRetry = time.Second
 // use it: no PartnerConnection of that name, one whose namespaceSelector does not
 // admit the resource's namespace, or one that cannot be used yet. Then no call is
 // made. Just after a start, a connection that was Ready before and is being set
-// up again ends the reconcile with no outcome: s says to look again shortly.
+// up again ends the reconcile with no outcome, and so does one whose spec changed
+// since it was set up: s says to look again shortly.
 func (r *Reconciler) useConnection(ctx context.Context, s *scope) (bool, error) {
 	pa := s.pa
 	if pa.Spec.ConnectionRef == nil {
@@ -59,6 +60,11 @@ func (r *Reconciler) useConnection(ctx context.Context, s *scope) (bool, error) 
 		return false, nil
 	case c == nil:
 		s.conclude(connectionNotReadyOutcome(name, "the operator has not set it up yet"))
+		return false, nil
+	case c.Generation() < pc.Generation:
+		// Its spec changed (another URL, say) and the PartnerConnection controller
+		// is setting it up anew: no call goes to the server it leaves.
+		s.lookAgain(settingUpRetry)
 		return false, nil
 	case c.Unusable() != "":
 		s.conclude(connectionNotReadyOutcome(name, c.Unusable()))

@@ -101,14 +101,14 @@ func (r *Reconciler) connect(ctx context.Context, s *scope) {
 	pc := s.pc
 	cfg, fingerprint, tokenSum, problem := r.clientConfig(ctx, pc)
 	if problem == "" {
-		conn, err := r.Connections.UseClient(pc.Name, cfg, fingerprint)
+		conn, err := r.Connections.UseClient(pc.Name, pc.Generation, cfg, fingerprint)
 		if err == nil {
 			r.verify(ctx, s, conn, tokenSum)
 			return
 		}
 		problem = specFieldError(err)
 	}
-	r.Connections.MarkUnusable(pc.Name, problem)
+	r.Connections.MarkUnusable(pc.Name, pc.Generation, problem)
 	s.proven = false
 	s.setReady(billingv1alpha1.ReasonConnectionMisconfigured, problem)
 }
@@ -116,6 +116,8 @@ func (r *Reconciler) connect(ctx context.Context, s *scope) {
 // release lets a PartnerConnection being deleted go once no PartnerAccount uses it.
 // Deleting it deletes nothing remotely.
 func (r *Reconciler) release(ctx context.Context, s *scope) error {
+	// The deletion raised the generation; the connection stays as it was.
+	r.Connections.Unchanged(s.pc.Name, s.pc.Generation)
 	if s.accounts > 0 {
 		s.setReady(billingv1alpha1.ReasonConnectionInUse, inUseMessage(int(s.accounts), s.usedBy))
 		return nil
