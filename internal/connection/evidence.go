@@ -204,14 +204,14 @@ func (r *Registry) Holds(ctx context.Context, c *Connection, recorded, answered 
 		return true
 	}
 	e := r.evidence
-	pair, proven, tried := e.lookup(recorded, answered)
-	if proven || tried || c.API == nil {
+	if _, proven, tried := e.lookup(recorded, answered); proven || tried || c.API == nil {
 		return proven
 	}
 	// One proof at a time: one under way may settle this one too.
 	e.proving.Lock()
 	defer e.proving.Unlock()
-	if pair, proven, tried = e.lookup(recorded, answered); proven || tried {
+	pair, proven, tried := e.lookup(recorded, answered)
+	if proven || tried {
 		return proven
 	}
 	log := logf.FromContext(ctx)
