@@ -15,10 +15,17 @@
 //   - how long a change of spec.endsAt takes to reach the API while a backlog of
 //     N reconciles, each reading its account, waits.
 //
+// With Config.Profile it also keeps the operator's heap profile when all are
+// Ready and when idle, and how long a restarted operator took to index every
+// account (its own gauge partneraccount_startup_seconds): these describe its
+// memory and its start, and come from the operator.
+//
 // make bench runs it at 1,000 and 10,000 accounts, and at 1,000 again with token
-// Secrets (Config.SecretRefs), and writes docs/benchmarks.md (cmd); make test runs
-// it at 200 accounts (bench_test.go, build tag bench) and asserts the per-account
-// figures.
+// Secrets (Config.SecretRefs); its scale part (issue 28) at 10,000 and 50,000
+// accounts with a 256Mi memory limit in the chart (Config.ChartValues), profiled
+// and without the backlog phase (Config.Profile, Config.SkipBacklog). It writes
+// docs/benchmarks.md (cmd). make test runs it at 200 accounts (bench_test.go,
+// build tag bench) and asserts the per-account figures.
 package bench
 
 import (
@@ -68,6 +75,17 @@ type Config struct {
 	EndsAtChanges int
 	// EndsAtTimeout is how long to wait for each endsAt change to reach the API.
 	EndsAtTimeout time.Duration
+	// SkipBacklog leaves the backlog phase out.
+	SkipBacklog bool
+	// Profile has every operator process of the run serve its pprof endpoints and
+	// its metrics in plain HTTP on loopback, to keep its heap profile when all are
+	// Ready and at the end of the idle window (Result.HeapTop, HeapTopIdle) and the
+	// restarted process's partneraccount_startup_seconds (Result.StartupSeconds).
+	Profile bool
+	// ChartValues are --set values for helm template, after the benchmark's own,
+	// e.g. manager.resources.limits.memory=256Mi, 90% of which the operator
+	// gives the Go runtime as its GOMEMLIMIT.
+	ChartValues []string
 	// OperatorArgs are added to the operator's command line in every phase, after
 	// the chart's; a flag here overrides the chart's.
 	OperatorArgs []string

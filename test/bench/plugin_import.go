@@ -107,7 +107,7 @@ func RunImport(ctx context.Context, cfg ImportConfig) (res *ImportResult, err er
 		return nil, fmt.Errorf("bench: import of %d UIDs at %g rps: want UIDs, a rate, a work directory and helm",
 			cfg.UIDs, cfg.RPS)
 	}
-	env, err := startEnv(ctx, cfg.WorkDir, cfg.BinDir, cfg.Helm, cfg.Latency, cfg.logf)
+	env, err := startEnv(ctx, cfg.WorkDir, cfg.BinDir, cfg.Helm, cfg.Latency, nil, cfg.logf)
 	if err != nil {
 		return nil, err
 	}

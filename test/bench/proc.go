@@ -143,7 +143,7 @@ func (s *rssSampler) Stop() (last procStat, maxSampled int64, err error) {
 // commandOf returns the arguments a process runs with (/proc/<pid>/cmdline, less
 // the program), with workDir shown as <work dir>, and the variables of its
 // environment (/proc/<pid>/environ) that this process's own lacks: those the
-// environment set for it, such as the chart's GOMEMLIMIT and GOGC.
+// environment set for it, such as the chart's MEMORY_LIMIT and GOGC.
 func commandOf(pid int, workDir string) (args, env []string, err error) {
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	if err != nil {

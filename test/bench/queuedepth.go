@@ -1,10 +1,12 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"net/http"
+	"io"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -13,24 +15,15 @@ import (
 const controllerName = "partneraccount"
 
 // queueDepth reads workqueue_depth of the operator's controller, summed over its
-// series, from its metrics endpoint (plain HTTP, served only in the backlog
-// phase). It only describes the backlog; no figure the benchmark reports or
-// asserts comes from the operator.
+// series, from its metrics endpoint (plain HTTP, served in the backlog phase,
+// and with Config.Profile). It only describes the backlog; no figure the
+// benchmark reports or asserts comes from the operator.
 func queueDepth(ctx context.Context, metricsURL string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
+	body, err := get(ctx, metricsURL)
 	if err != nil {
 		return 0, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("operator %s: %s", metricsURL, resp.Status)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
+	families, err := parseMetrics(bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
@@ -48,4 +41,10 @@ func queueDepth(ctx context.Context, metricsURL string) (int, error) {
 		return 0, fmt.Errorf("operator %s: no workqueue_depth{name=%q}", metricsURL, controllerName)
 	}
 	return int(depth), nil
+}
+
+// parseMetrics parses metrics in Prometheus's text format, by family name.
+func parseMetrics(metrics io.Reader) (map[string]*dto.MetricFamily, error) {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	return parser.TextToMetricFamilies(metrics)
 }

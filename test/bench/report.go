@@ -56,6 +56,9 @@ var rows = []row{
 		if r.Config.SecretRefs {
 			return "not measured: the tokens are in Secrets already, so the restart that makes the backlog finds nothing to do"
 		}
+		if r.Config.SkipBacklog {
+			return "not measured: this run leaves the backlog phase out"
+		}
 		b := r.Backlog
 		each := make([]string, 0, len(b.Changes))
 		for _, c := range b.Changes {

@@ -50,8 +50,21 @@ type Result struct {
 	RestartPeakRSS int64
 	RestartCPU     time.Duration
 
-	// Backlog is the endsAt measurement.
+	// Backlog is the endsAt measurement; none with Config.SecretRefs or
+	// Config.SkipBacklog.
 	Backlog Backlog
+
+	// With Config.Profile: HeapInUse is the Go heap in use (inuse_space) that the
+	// operator's heap profile accounts for when all accounts were Ready, and
+	// HeapTop the top of that profile as go tool pprof -top shows it, its header
+	// lines included; HeapInUseIdle and HeapTopIdle the same at the end of the
+	// idle window.
+	HeapInUse, HeapInUseIdle int64
+	HeapTop, HeapTopIdle     []string
+	// StartupSeconds is the restarted operator's partneraccount_startup_seconds
+	// at the end of Config.RestartWindow: how long after its controller started
+	// it had indexed every account, ready to act. With Config.Profile.
+	StartupSeconds float64
 }
 
 // Backlog is how long changes of endsAt took to reach the API while the

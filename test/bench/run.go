@@ -24,25 +24,37 @@ type run struct {
 	env    *localenv.Env
 	client client.Client
 	res    *Result
+	// prof reads the operator's heap profile and metrics; nil without Config.Profile.
+	prof *profiler
 }
 
 // Run starts a fresh environment, measures, stops the environment and returns
 // the figures. The operator is installed from the chart and runs with the
 // rendered Deployment's arguments and environment, followed by
 // --partner-api-rps=cfg.RPS, --resync-period and --min-read-back-interval at
-// cfg.ResyncPeriod, and cfg.OperatorArgs; the simulator runs with
+// cfg.ResyncPeriod, with cfg.Profile the addresses of its pprof and plain-HTTP
+// metrics endpoints, and cfg.OperatorArgs; the simulator runs with
 // --latency=cfg.Latency.
 func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	env, err := startEnv(ctx, cfg.WorkDir, cfg.BinDir, cfg.Helm, cfg.Latency, cfg.logf, append([]string{
+	operatorArgs := []string{
 		"--partner-api-rps=" + strconv.FormatFloat(cfg.RPS, 'f', -1, 64),
 		"--resync-period=" + cfg.ResyncPeriod.String(),
 		// Every read-back at the resync period, also a young account's, so that
 		// none falls in the idle and restart windows.
 		"--min-read-back-interval=" + cfg.ResyncPeriod.String(),
-	}, cfg.OperatorArgs...)...)
+	}
+	var prof *profiler
+	if cfg.Profile {
+		if prof, err = newProfiler(); err != nil {
+			return nil, err
+		}
+		operatorArgs = append(operatorArgs, prof.args()...)
+	}
+	env, err := startEnv(ctx, cfg.WorkDir, cfg.BinDir, cfg.Helm, cfg.Latency, cfg.ChartValues, cfg.logf,
+		append(operatorArgs, cfg.OperatorArgs...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +78,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	}
 	defer stopCache()
 
-	r := &run{cfg: cfg, env: env, client: c, res: &Result{Config: cfg, ServerVersion: env.ServerVersion}}
+	r := &run{cfg: cfg, env: env, client: c, res: &Result{Config: cfg, ServerVersion: env.ServerVersion}, prof: prof}
 	steps := []step{
 		{fmt.Sprintf("Create %d PartnerAccounts and wait for all to be Ready", cfg.Accounts),
 			func(ctx context.Context) error { return r.toReady(ctx, tracker) }},
@@ -75,7 +87,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	}
 	// With the tokens in Secrets already, the backlog phase's restart would find
 	// nothing to do.
-	if !cfg.SecretRefs {
+	if !cfg.SecretRefs && !cfg.SkipBacklog {
 		steps = append(steps, step{"Restart the operator to move every token to a Secret, and change endsAt meanwhile",
 			r.backlog})
 	}
@@ -197,6 +209,13 @@ func (r *run) toReady(ctx context.Context, tracker *readyTracker) error {
 	}
 	r.cfg.logf("    All Ready after %s: %.2f calls and %.2f writes per account", r.res.ReadyTime.Round(time.Millisecond),
 		r.res.CallsPerAccount(), r.res.WritesPerAccount())
+	if r.prof == nil {
+		return nil
+	}
+	if r.res.HeapInUse, r.res.HeapTop, err = r.prof.heap(ctx, r.cfg.WorkDir, "ready"); err != nil {
+		return err
+	}
+	r.cfg.logf("    Go heap in use when all are Ready: %.1f MiB", mib(r.res.HeapInUse))
 	return nil
 }
 
@@ -218,6 +237,13 @@ func (r *run) idle(ctx context.Context) error {
 	r.res.CPUIdle = last.CPU - proc0.CPU
 	r.cfg.logf("    Idle: %d calls, %d writes of PartnerAccounts; peak RSS %.1f MiB", calls.Total(),
 		writes.PartnerAccounts, mib(r.res.PeakRSS))
+	if r.prof == nil {
+		return nil
+	}
+	if r.res.HeapInUseIdle, r.res.HeapTopIdle, err = r.prof.heap(ctx, r.cfg.WorkDir, "idle"); err != nil {
+		return err
+	}
+	r.cfg.logf("    Go heap in use at the end of the idle window: %.1f MiB", mib(r.res.HeapInUseIdle))
 	return nil
 }
 
@@ -239,6 +265,13 @@ func (r *run) restart(ctx context.Context) error {
 	r.res.RestartPeakRSS, r.res.RestartCPU = st.PeakRSS, st.CPU
 	r.cfg.logf("    After the restart: %d calls (%s), %d writes of PartnerAccounts", calls.Total(), calls,
 		writes.PartnerAccounts)
+	if r.prof == nil {
+		return nil
+	}
+	if r.res.StartupSeconds, err = r.prof.startupSeconds(ctx); err != nil {
+		return err
+	}
+	r.cfg.logf("    The new process indexed every account %.1f s after its controller started", r.res.StartupSeconds)
 	return nil
 }
 
@@ -289,9 +322,9 @@ func mib(bytes int64) float64 { return float64(bytes) / (1 << 20) }
 
 // startEnv starts a fresh environment for one part of the benchmark: the
 // simulator answering every call after latency, and the operator installed from
-// the chart and run with the rendered Deployment's arguments and environment,
-// followed by operatorArgs.
-func startEnv(ctx context.Context, workDir, binDir, helm string, latency time.Duration,
+// the chart, rendered with chartValues, and run with the rendered Deployment's
+// arguments and environment, followed by operatorArgs.
+func startEnv(ctx context.Context, workDir, binDir, helm string, latency time.Duration, chartValues []string,
 	logf func(string, ...any), operatorArgs ...string) (*localenv.Env, error) {
 	return localenv.Start(ctx, localenv.Options{
 		WorkDir:       workDir,
@@ -299,6 +332,7 @@ func startEnv(ctx context.Context, workDir, binDir, helm string, latency time.Du
 		Progress:      func(step string) { logf("==> %s", step) },
 		Chart:         chart,
 		Helm:          helm,
+		ChartValues:   chartValues,
 		SimulatorArgs: []string{"--latency=" + latency.String()},
 		OperatorArgs:  operatorArgs,
 	})

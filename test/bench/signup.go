@@ -224,7 +224,7 @@ func RunSignup(ctx context.Context, cfg SignupConfig) (res *SignupResult, err er
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	env, err := startEnv(ctx, cfg.WorkDir, cfg.BinDir, cfg.Helm, cfg.Latency, cfg.logf,
+	env, err := startEnv(ctx, cfg.WorkDir, cfg.BinDir, cfg.Helm, cfg.Latency, nil, cfg.logf,
 		append([]string{"--partner-api-rps=" + strconv.FormatFloat(cfg.RPS, 'f', -1, 64)}, cfg.OperatorArgs...)...)
 	if err != nil {
 		return nil, err

@@ -15,14 +15,20 @@ import (
 )
 
 // renderChart renders the Helm chart with the simulator as its Partnership API,
-// as helm template would for a user, and returns the manifests.
-func (e *Env) renderChart(ctx context.Context, helm, chart string) (string, error) {
+// as helm template would for a user, followed by a --set of each of values, and
+// returns the manifests.
+func (e *Env) renderChart(ctx context.Context, helm, chart string, values []string) (string, error) {
 	if !filepath.IsAbs(chart) {
 		chart = filepath.Join(e.Root, chart)
 	}
 	// With the viewer, editor and admin roles, which the chart leaves out by default.
-	out, _, err := run(ctx, e.Root, nil, "", helm, "template", "partner-account-operator", chart,
-		"--namespace", Namespace, "--set", "partnerAPI.url="+e.PartnerAPIURL, "--set", "rbac.helpers.enabled=true")
+	sets := append([]string{"partnerAPI.url=" + e.PartnerAPIURL, "rbac.helpers.enabled=true"}, values...)
+	args := make([]string, 0, 5+2*len(sets))
+	args = append(args, "template", "partner-account-operator", chart, "--namespace", Namespace)
+	for _, v := range sets {
+		args = append(args, "--set", v)
+	}
+	out, _, err := run(ctx, e.Root, nil, "", helm, args...)
 	return out, err
 }
 

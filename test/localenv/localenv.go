@@ -66,6 +66,9 @@ type Options struct {
 	// hostCommand), followed by OperatorArgs. Empty: config/default, and the
 	// operator's own defaults.
 	Chart, Helm string
+	// ChartValues are given to helm template as --set values after its own, e.g.
+	// manager.resources.limits.memory=256Mi; only with Chart.
+	ChartValues []string
 	// SimulatorArgs are added to the simulator's command line.
 	SimulatorArgs []string
 }
@@ -173,7 +176,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		{"Build the operator and the simulator", func() error { return e.build(ctx, binDir) }},
 		{"Start etcd and kube-apiserver", e.startControlPlane},
 		{"Start the Partnership API simulator", func() error { return e.startSimulator(ctx, opts.SimulatorArgs) }},
-		{installStep(opts.Chart), func() error { return e.install(ctx, opts.Helm, opts.Chart) }},
+		{installStep(opts.Chart), func() error { return e.install(ctx, opts.Helm, opts.Chart, opts.ChartValues) }},
 		{"Create a token for the operator's ServiceAccount", func() error { return e.operatorKubeconfig(ctx) }},
 		{"Start the operator", func() error {
 			op, err := e.startOperator(ctx, mainOperator, e.operatorArgs)
@@ -352,14 +355,14 @@ func installStep(chart string) string {
 
 // install installs what a real install would, but for the pod the Deployment would
 // run, and waits for the CRD to be established: from the Helm chart when one is
-// given (the whole render, applied server-side; a Deployment makes no pod here,
-// with no kube-controller-manager), or else from config/default without the
-// Deployment and the Service.
-func (e *Env) install(ctx context.Context, helm, chart string) error {
+// given, rendered with values (the whole render, applied server-side; a
+// Deployment makes no pod here, with no kube-controller-manager), or else from
+// config/default without the Deployment and the Service.
+func (e *Env) install(ctx context.Context, helm, chart string, values []string) error {
 	var manifests string
 	var err error
 	if chart != "" {
-		if manifests, err = e.renderChart(ctx, helm, chart); err != nil {
+		if manifests, err = e.renderChart(ctx, helm, chart, values); err != nil {
 			return err
 		}
 		if e.manager, err = managerContainer(manifests); err != nil {

@@ -3,6 +3,11 @@
 //
 //   - sizes: the operator at 1,000 and 10,000 PartnerAccounts, and 1,000 a second
 //     time with spec.activationTokenSecretRef on every account, to compare;
+//   - scale: its memory at 10,000 and 50,000 PartnerAccounts (issue 28), with the
+//     chart's memory limit at 256Mi, at --partner-api-rps=200: the sizes' figures
+//     but the backlog phase, the Go heap's top functions when all are Ready and
+//     when idle, and how soon a restarted operator has indexed every account (only
+//     when named);
 //   - signup: how soon the operator sees customers sign up (500 accounts, 150
 //     signups), with the chart's read-back settings, and the GET rate meanwhile;
 //   - import: the kubectl plugin importing 10,000 UIDs (only when named: it takes
@@ -18,6 +23,7 @@
 //	make bench BENCH_ARGS="-accounts 1000 -rps 20"
 //	make bench BENCH_ARGS="-only signup"
 //	make bench BENCH_ARGS="-only import -readme="
+//	make bench BENCH_ARGS="-only scale -scale-before before.md"
 //
 // It exits non-zero, naming the step, when a step fails, and then keeps the
 // environment's logs.
@@ -39,6 +45,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/api/resource"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/partnerbilling/partner-account-operator/internal/testenv"
@@ -53,6 +60,7 @@ func main() {
 // The parts of make bench, each a section of the document.
 const (
 	partSizes      = "sizes"
+	partScale      = "scale"
 	partSignup     = "signup"
 	partImport     = "import"
 	partSimulation = "simulation"
@@ -61,7 +69,7 @@ const (
 // allParts are the parts in the order they run and the document shows them;
 // defaultParts those a run without -only runs.
 var (
-	allParts     = []string{partSizes, partSignup, partImport, partSimulation}
+	allParts     = []string{partSizes, partScale, partSignup, partImport, partSimulation}
 	defaultParts = []string{partSizes, partSignup, partSimulation}
 )
 
@@ -71,6 +79,9 @@ type flags struct {
 	sizes        []int
 	secretRefs   []int        // the sizes to run again with token Secrets
 	cfg          bench.Config // all but Accounts, SecretRefs and WorkDir
+	scaleSizes   []int
+	scale        bench.Config // the scale part's: cfg with its own settings
+	scaleBefore  string       // the Markdown of -scale-before
 	signup       bench.SignupConfig
 	importUIDs   int
 	doc, readme  string
@@ -93,18 +104,31 @@ func parseFlags() (*flags, error) {
 	flag.DurationVar(&f.cfg.Latency, "latency", def.Latency, "the simulator's latency on every API answer")
 	flag.IntVar(&f.cfg.CreateWorkers, "create-workers", def.CreateWorkers, "creates in flight at once")
 	flag.DurationVar(&f.cfg.ReadyTimeout, "ready-timeout", 0,
-		"sizes: how long to wait for all Ready; 0: 3× the bound + 2m")
-	flag.DurationVar(&f.cfg.IdleWindow, "idle", def.IdleWindow, "sizes: how long to count calls and writes while idle")
-	flag.DurationVar(&f.cfg.RestartWindow, "restart", def.RestartWindow, "sizes: how long to count calls after a restart")
+		"sizes and scale: how long to wait for all Ready; 0: 3× the bound + 2m")
+	flag.DurationVar(&f.cfg.IdleWindow, "idle", def.IdleWindow,
+		"sizes and scale: how long to count calls and writes while idle")
+	flag.DurationVar(&f.cfg.RestartWindow, "restart", def.RestartWindow,
+		"sizes and scale: how long to count calls after a restart")
 	flag.DurationVar(&f.cfg.ResyncPeriod, "resync-period", def.ResyncPeriod,
-		"sizes: the operator's --resync-period and --min-read-back-interval, so that no read-back falls in the idle "+
-			"and restart windows")
+		"sizes and scale: the operator's --resync-period and --min-read-back-interval, so that no read-back falls in "+
+			"the idle and restart windows")
 	flag.DurationVar(&f.cfg.BacklogSettle, "backlog-settle", def.BacklogSettle,
 		"sizes: how long reads are counted in the backlog phase before the endsAt changes")
 	flag.IntVar(&f.cfg.EndsAtChanges, "endsat-changes", def.EndsAtChanges,
 		"sizes: how many endsAt changes to time, one after the other")
 	flag.DurationVar(&f.cfg.EndsAtTimeout, "endsat-timeout", def.EndsAtTimeout,
 		"sizes: how long to wait for each endsAt change")
+	scaleSizes := flag.String("scale-accounts", "10000,50000",
+		"scale: comma-separated numbers of PartnerAccounts; each runs on a fresh environment")
+	scaleRPS := flag.Float64("scale-rps", 200, "scale: the operator's --partner-api-rps")
+	scaleLatency := flag.Duration("scale-latency", 100*time.Millisecond, "scale: the simulator's latency")
+	scaleWorkers := flag.Int("scale-workers", 16,
+		"scale: the operator's workers, PartnerAccounts reconciled at once (the chart's controller.maxConcurrentReconciles)")
+	scaleMemory := flag.String("scale-memory-limit", "256Mi",
+		"scale: the chart's manager.resources.limits.memory, from which it derives GOMEMLIMIT")
+	scaleBefore := flag.String("scale-before", "",
+		"scale: a Markdown file shown verbatim under \"Before issue 28\" in the section, such as a measurement of "+
+			"the code before; empty: none")
 	flag.IntVar(&f.signup.Accounts, "signup-accounts", f.signup.Accounts, "signup: PartnerAccounts to create")
 	flag.IntVar(&f.signup.Signups, "signups", f.signup.Signups, "signup: how many of them are redeemed")
 	flag.DurationVar(&f.signup.Within, "signup-within", f.signup.Within,
@@ -131,10 +155,43 @@ func parseFlags() (*flags, error) {
 		}
 	}
 	f.cfg.OperatorArgs = f.operatorArgs
+	if f.scaleSizes, err = parseSizes("scale-accounts", *scaleSizes); err != nil {
+		return nil, err
+	}
+	if f.scale, err = scaleConfig(f.cfg, *scaleRPS, *scaleLatency, *scaleWorkers, *scaleMemory); err != nil {
+		return nil, err
+	}
+	if *scaleBefore != "" {
+		before, err := os.ReadFile(abs(testenv.Root(), *scaleBefore))
+		if err != nil {
+			return nil, fmt.Errorf("-scale-before: %w", err)
+		}
+		f.scaleBefore = strings.TrimSpace(string(before))
+	}
 	f.signup.RPS, f.signup.Latency, f.signup.CreateWorkers = f.cfg.RPS, f.cfg.Latency, f.cfg.CreateWorkers
 	f.signup.Helm, f.signup.BinDir, f.signup.OperatorArgs = f.cfg.Helm, f.cfg.BinDir, f.operatorArgs
 	return f, nil
 }
+
+// scaleConfig is the scale part's configuration: cfg, the sizes' settings, at rps
+// with the simulator's latency, the operator's workers and the chart's memory
+// limit at memoryLimit, profiled and without the backlog phase.
+func scaleConfig(cfg bench.Config, rps float64, latency time.Duration, workers int, memoryLimit string) (
+	bench.Config, error) {
+	if _, err := resource.ParseQuantity(memoryLimit); err != nil {
+		return cfg, fmt.Errorf("-scale-memory-limit %q: %w", memoryLimit, err)
+	}
+	cfg.RPS, cfg.Latency = rps, latency
+	cfg.ChartValues = []string{memoryLimitValue + "=" + memoryLimit, workersValue + "=" + strconv.Itoa(workers)}
+	cfg.Profile, cfg.SkipBacklog = true, true
+	return cfg, nil
+}
+
+// The chart's values of the operator's memory limit and of its workers.
+const (
+	memoryLimitValue = "manager.resources.limits.memory"
+	workersValue     = "controller.maxConcurrentReconciles"
+)
 
 // parseParts parses -only.
 func parseParts(list string) (map[string]bool, error) {
@@ -172,9 +229,12 @@ func parseSizes(name, list string) ([]int, error) {
 type outcome struct {
 	machine                  machine
 	runs, withRefs, withouts []*sizeRun
+	scale                    []*sizeRun
 	signup                   *signupRun
 	imp                      *importRun
 	simulation               *simulationRun
+	// scaleBefore is the Markdown of -scale-before, for the scale part's section.
+	scaleBefore string
 }
 
 func run() int {
@@ -186,11 +246,16 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 2
 	}
-	o := &outcome{machine: describeMachine()}
+	o := &outcome{machine: describeMachine(), scaleBefore: f.scaleBefore}
 	fmt.Printf("Machine: %s\n", o.machine)
 
 	if f.parts[partSizes] {
 		if err := runSizes(ctx, f, o); err != nil {
+			return fail(ctx, err)
+		}
+	}
+	if f.parts[partScale] {
+		if err := runScale(ctx, f, o); err != nil {
 			return fail(ctx, err)
 		}
 	}
@@ -293,14 +358,20 @@ func results(runs []*sizeRun) []*bench.Result {
 // each when secretRefs is set.
 func runSize(ctx context.Context, f *flags, n int, secretRefs bool) (*sizeRun, error) {
 	cfg := f.cfg
-	cfg.Accounts, cfg.SecretRefs, cfg.Logf = n, secretRefs, logf
+	cfg.Accounts, cfg.SecretRefs = n, secretRefs
 	tokens := "tokens in status"
 	if secretRefs {
 		tokens = "tokens in Secrets named by spec.activationTokenSecretRef"
 	}
+	return runBench(ctx, fmt.Sprintf("%d PartnerAccounts, %s, at --partner-api-rps=%g, simulator latency %s", n,
+		tokens, cfg.RPS, cfg.Latency), cfg)
+}
+
+// runBench runs the benchmark with cfg, titled title, in a work directory of its own.
+func runBench(ctx context.Context, title string, cfg bench.Config) (*sizeRun, error) {
+	cfg.Logf = logf
 	sr := &sizeRun{}
-	l, err := measure(fmt.Sprintf("%d PartnerAccounts, %s, at --partner-api-rps=%g, simulator latency %s", n, tokens,
-		cfg.RPS, cfg.Latency), func(dir string) error {
+	l, err := measure(title, func(dir string) error {
 		cfg.WorkDir = dir
 		var err error
 		sr.result, err = bench.Run(ctx, cfg)
@@ -308,6 +379,60 @@ func runSize(ctx context.Context, f *flags, n int, secretRefs bool) (*sizeRun, e
 	})
 	sr.loadBefore, sr.loadAfter, sr.took = l.before, l.after, l.took
 	return sr, err
+}
+
+// runScale runs the scale part's sizes and prints, for each, its figures, its heap
+// tops and how soon the restarted operator was ready to act.
+func runScale(ctx context.Context, f *flags, o *outcome) error {
+	for _, n := range f.scaleSizes {
+		cfg := f.scale
+		cfg.Accounts = n
+		sr, err := runBench(ctx, fmt.Sprintf("Scale: %d PartnerAccounts at --partner-api-rps=%g, simulator latency %s, "+
+			"%s=%s, profiled", n, cfg.RPS, cfg.Latency, memoryLimitValue, memoryLimit(cfg)), cfg)
+		if err != nil {
+			return err
+		}
+		o.scale = append(o.scale, sr)
+		r := sr.result
+		fmt.Printf("\n%s\n", bench.Table(r))
+		fmt.Printf("Go heap when all were Ready:\n\n%s\n\n", strings.Join(r.HeapTop, "\n"))
+		fmt.Printf("Go heap at the end of the idle window:\n\n%s\n\n", strings.Join(r.HeapTopIdle, "\n"))
+		fmt.Println(startupSummary(r))
+		if target := peakRSSTarget(r); target != "" {
+			fmt.Println(target)
+		}
+	}
+	if len(o.scale) > 1 {
+		fmt.Printf("\nAll scale sizes:\n\n%s\n", bench.Table(results(o.scale)...))
+	}
+	return nil
+}
+
+// memoryLimit is the chart's memory limit the run of cfg set.
+func memoryLimit(cfg bench.Config) string { return firstFlag(cfg.ChartValues, memoryLimitValue) }
+
+// startupSummary says how soon the restarted operator of r was ready to act.
+func startupSummary(r *bench.Result) string {
+	return fmt.Sprintf("A restart lists and indexes %s accounts with %d calls and %d writes of PartnerAccounts "+
+		"(in the %s from its start), ready to act after **%.1f s**.", bench.Thousands(r.Config.Accounts),
+		r.RestartCalls.Total(), r.RestartWrites.PartnerAccounts, r.Config.RestartWindow, r.StartupSeconds)
+}
+
+// scalePeakRSSTargets are issue 28's targets of peak RSS, by number of accounts.
+var scalePeakRSSTargets = map[int]int64{10000: 48 << 20, 50000: 128 << 20}
+
+// peakRSSTarget compares the peak RSS of r with issue 28's target for its size;
+// empty when the size has none.
+func peakRSSTarget(r *bench.Result) string {
+	target, ok := scalePeakRSSTargets[r.Config.Accounts]
+	if !ok {
+		return ""
+	}
+	verdict := "met"
+	if r.PeakRSS > target {
+		verdict = "not met"
+	}
+	return fmt.Sprintf("Peak RSS %.1f MiB, target ≤ %d MiB: **%s**.", float64(r.PeakRSS)/(1<<20), target>>20, verdict)
 }
 
 // signupRun is the signup scenario's result and the load around it.

@@ -47,6 +47,7 @@ type docData struct {
 	Machine    machine
 	Command    string
 	Sizes      *sizesDoc
+	Scale      *scaleDoc
 	Signup     *signupDoc
 	Import     *importDoc
 	Simulation *simulationDoc
@@ -62,6 +63,29 @@ type sizesDoc struct {
 	// ChartResync is the chart's --resync-period among those arguments.
 	OperatorArgs, OperatorEnv []string
 	ChartResync               string
+}
+
+// scaleDoc is the section of the scale part.
+type scaleDoc struct {
+	Date, ServerVersion, Table string
+	// Config is the first run's; MemoryLimit the chart's memory limit it set.
+	Config      bench.Config
+	MemoryLimit string
+	// OperatorArgs and OperatorEnv are what the first run's operator ran with.
+	OperatorArgs, OperatorEnv []string
+	Runs                      []scaleDocRun
+	// Before is the Markdown of -scale-before, shown as it is; empty: none.
+	Before string
+}
+
+// scaleDocRun is one run of the scale part as the document shows it.
+type scaleDocRun struct {
+	docRun
+	// Startup says how soon the restarted operator was ready to act; Target
+	// compares the peak RSS with issue 28's target, empty for a size without one.
+	Startup, Target string
+	// HeapTop and HeapTopIdle are the heap tops, a line each.
+	HeapTop, HeapTopIdle string
 }
 
 // signupDoc is the section of the signup scenario.
@@ -94,6 +118,9 @@ func newDocData(o *outcome) docData {
 	data := docData{Machine: o.machine, Command: command()}
 	if len(o.runs) > 0 {
 		data.Sizes = newSizesDoc(o.runs, o.withouts, o.withRefs)
+	}
+	if len(o.scale) > 0 {
+		data.Scale = newScaleDoc(o.scale, o.scaleBefore)
 	}
 	if s := o.signup; s != nil {
 		c := s.result.Config
@@ -137,6 +164,28 @@ func newSizesDoc(runs, withoutRefs, withRefs []*sizeRun) *sizesDoc {
 	return d
 }
 
+// newScaleDoc gathers the scale part's section: runs are its sizes, before the
+// Markdown of -scale-before.
+func newScaleDoc(runs []*sizeRun, before string) *scaleDoc {
+	first := runs[0].result
+	d := &scaleDoc{
+		Date:          now(),
+		ServerVersion: first.ServerVersion,
+		Table:         bench.Table(results(runs)...),
+		Config:        first.Config,
+		MemoryLimit:   memoryLimit(first.Config),
+		OperatorArgs:  first.OperatorArgs,
+		OperatorEnv:   first.OperatorEnv,
+		Before:        before,
+	}
+	for _, r := range runs {
+		d.Runs = append(d.Runs, scaleDocRun{docRun: newDocRun(r, ""), Startup: startupSummary(r.result),
+			Target: peakRSSTarget(r.result), HeapTop: strings.Join(r.result.HeapTop, "\n"),
+			HeapTopIdle: strings.Join(r.result.HeapTopIdle, "\n")})
+	}
+	return d
+}
+
 // pngName is the file name of the plot of r, beside the document.
 func pngName(r *bench.Result) string {
 	return fmt.Sprintf("benchmarks-ready-%d.png", r.Config.Accounts)
@@ -148,6 +197,7 @@ func render(data docData) (string, error) {
 		"thousands":    bench.Thousands,
 		"secs":         func(d time.Duration) string { return d.Round(time.Second).String() },
 		"secs1":        func(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) },
+		"mib":          func(bytes int64) string { return fmt.Sprintf("%.1f MiB", float64(bytes)/(1<<20)) },
 		"join":         strings.Join,
 		"sectionStart": sectionStart,
 		"sectionEnd":   sectionEnd,
