@@ -30,6 +30,7 @@ import (
 
 	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
 	"github.com/partnerbilling/partner-account-operator/internal/connection"
+	"github.com/partnerbilling/partner-account-operator/internal/events"
 	"github.com/partnerbilling/partner-account-operator/internal/controller"
 	"github.com/partnerbilling/partner-account-operator/internal/controller/partnerconnection"
 	"github.com/partnerbilling/partner-account-operator/internal/partnerapi"
@@ -61,6 +62,8 @@ type harness struct {
 	apiClockOffset atomic.Int64
 	// connections is the running controller's connection registry.
 	connections *connection.Registry
+	// reconciler is the running controller's reconciler.
+	reconciler *Reconciler
 }
 
 type harnessOptions struct {
@@ -180,14 +183,17 @@ func (h *harness) startController() (stop func()) {
 	if !opts.probe {
 		h.connections.Default().ProbeDone(false, true)
 	}
+	recorder, err := events.ForManager(mgr, "partner-account-operator")
+	Expect(err).NotTo(HaveOccurred())
 	r := &Reconciler{
 		Client:      mgr.GetClient(),
 		APIReader:   mgr.GetAPIReader(),
 		Connections: h.connections,
-		Recorder:    mgr.GetEventRecorder("partner-account-operator"),
+		Recorder:    recorder,
 		Options:     options,
 	}
 	Expect(r.SetupWithManager(mctx, mgr)).To(Succeed())
+	h.reconciler = r
 	if opts.connections {
 		Expect((&partnerconnection.Reconciler{
 			Client:      mgr.GetClient(),
