@@ -18,7 +18,12 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
+	"runtime/debug"
+	"strconv"
+
+	"github.com/KimMachineGun/automemlimit/memlimit"
 
 	// Import all Kubernetes client auth plugins (e.g. Azure, GCP, OIDC, etc.)
 	// to ensure that exec-entrypoint and run can make use of them.
@@ -33,6 +38,7 @@ import (
 
 	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
 	"github.com/partnerbilling/partner-account-operator/internal/connection"
+	"github.com/partnerbilling/partner-account-operator/internal/events"
 	"github.com/partnerbilling/partner-account-operator/internal/controller/partneraccount"
 	"github.com/partnerbilling/partner-account-operator/internal/controller/partnerconnection"
 	"github.com/partnerbilling/partner-account-operator/internal/logcap"
@@ -57,7 +63,22 @@ func init() {
 	// +kubebuilder:scaffold:scheme
 }
 
+// memoryLimitEnv holds the container's memory limit in bytes; the chart sets it
+// from limits.memory through the downward API.
+const memoryLimitEnv = "MEMORY_LIMIT"
+
+// memoryLimitRatio is the share of the container's memory limit that GOMEMLIMIT
+// gets: the garbage collector works harder as the heap nears it, and the rest is
+// room for what the Go runtime does not count (stacks, the binary, fragmentation),
+// so that the pod is not OOM-killed.
+const memoryLimitRatio = 0.9
+
 func main() {
+	// GOMEMLIMIT, unless the environment sets it: 90% of the container's memory
+	// limit, from MEMORY_LIMIT or else the cgroup's; none without a limit.
+	_, memLimitErr := memlimit.Set(memlimit.WithRatio(memoryLimitRatio),
+		memlimit.WithProvider(memlimit.ApplyFallback(memoryLimitFromEnv, memlimit.FromCgroup)))
+
 	cfg := managerconfig.New()
 	cfg.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -66,6 +87,9 @@ func main() {
 	// response bodies, activation tokens included, above it.
 	ctrl.SetLogger(logcap.Cap(zap.New(zap.UseFlagOptions(&cfg.Log))))
 
+	if memLimitErr != nil {
+		setupLog.Error(memLimitErr, "GOMEMLIMIT could not be set from the memory limit; set it in the environment")
+	}
 	if err := cfg.Complete(version); err != nil {
 		setupLog.Error(err, "Invalid flags")
 		os.Exit(1)
@@ -83,11 +107,16 @@ func main() {
 
 	ctx := ctrl.SetupSignalHandler()
 	connections := connection.NewRegistry(api, cfg.Controller.ReadBackRate, cfg.Connections(mgr.GetLogger()))
+	recorder, err := events.ForManager(mgr, "partner-account-operator")
+	if err != nil {
+		setupLog.Error(err, "Failed to start the event recorder")
+		os.Exit(1)
+	}
 	if err := (&partneraccount.Reconciler{
 		Client:      mgr.GetClient(),
 		APIReader:   mgr.GetAPIReader(),
 		Connections: connections,
-		Recorder:    mgr.GetEventRecorder("partner-account-operator"),
+		Recorder:    recorder,
 		Options:     cfg.Controller,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		setupLog.Error(err, "Failed to create controller", "controller", "partneraccount")
@@ -114,9 +143,22 @@ func main() {
 	}
 
 	setupLog.Info("Starting manager", "version", version, "partnerAPI", cfg.API.BaseURL,
-		"connectionSecretNamespace", cfg.ConnectionSecretNamespace)
+		"connectionSecretNamespace", cfg.ConnectionSecretNamespace, "goMemLimit", debug.SetMemoryLimit(-1))
 	if err := mgr.Start(ctx); err != nil {
 		setupLog.Error(err, "Failed to run manager")
 		os.Exit(1)
 	}
+}
+
+// memoryLimitFromEnv reads the container's memory limit from MEMORY_LIMIT.
+func memoryLimitFromEnv() (uint64, error) {
+	v, ok := os.LookupEnv(memoryLimitEnv)
+	if !ok || v == "" {
+		return 0, memlimit.ErrNoLimit
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q: not a number of bytes", memoryLimitEnv, v)
+	}
+	return n, nil
 }

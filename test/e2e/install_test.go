@@ -5,6 +5,7 @@ package e2e
 import (
 	"bufio"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -42,7 +43,20 @@ var _ = Describe("The operator as the Helm chart installs it", Ordered, func() {
 		environ, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(env.OperatorPID()), "environ"))
 		Expect(err).NotTo(HaveOccurred())
 		// The chart's memory limit, in bytes, through the downward API; and GOGC.
-		Expect(strings.Split(string(environ), "\x00")).To(ContainElements(MatchRegexp(`^GOMEMLIMIT=[0-9]+$`), "GOGC=50"))
+		vars := strings.Split(string(environ), "\x00")
+		Expect(vars).To(ContainElements(MatchRegexp(`^MEMORY_LIMIT=[0-9]+$`), "GOGC=50"))
+		// The operator gives 90% of it to the Go runtime's memory limit.
+		var limit int64
+		for _, v := range vars {
+			if n, ok := strings.CutPrefix(v, "MEMORY_LIMIT="); ok {
+				limit, err = strconv.ParseInt(n, 10, 64)
+				Expect(err).NotTo(HaveOccurred())
+			}
+		}
+		Eventually(func() (string, error) {
+			log, err := os.ReadFile(env.OperatorLog)
+			return string(log), err
+		}).Should(ContainSubstring(fmt.Sprintf(`"goMemLimit":%d`, int64(float64(limit)*0.9))))
 	})
 
 	It("serves /metrics only to those allowed, with every metric the alerts and the dashboard use", func(ctx SpecContext) {

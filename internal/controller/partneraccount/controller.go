@@ -31,6 +31,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -40,6 +41,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/go-logr/logr"
 
 	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
 	"github.com/partnerbilling/partner-account-operator/internal/connection"
@@ -178,7 +181,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if later, paced := r.paceReadBack(pa); paced {
 		return later, nil
 	}
-	s := newScope(r.Client, pa, r.tracker.wrote)
+	s := newScope(r.Client, pa, r.tracker)
 	defer func() { result, err = r.finish(ctx, s, err) }()
 	if !pa.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, r.reconcileDelete(ctx, s)
@@ -225,7 +228,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	r.tracker = newAccountTracker(r.Connections)
 	r.wakeups = make(chan event.GenericEvent, 64)
 	r.Connections.OnWake(r.wakeWaiting)
-	r.tokens = newDeletedTokens(r.tracker.isLive)
+	r.tokens = newDeletedTokens(r.isLive)
 	r.tracker.onGone = r.tokens.forget
 	r.uninstall = &uninstallWatch{reader: r.APIReader}
 	informer, err := mgr.GetCache().GetInformer(ctx, &billingv1alpha1.PartnerAccount{})
@@ -235,6 +238,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	if r.tracker.registration, err = informer.AddEventHandler(r.tracker); err != nil {
 		return err
 	}
+	go r.reportStartup(ctx, mgr.GetLogger())
 
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&billingv1alpha1.PartnerAccount{}, builder.WithPredicates(needsWork(), notSettledAtStart(r.Options.NoTokenInStatus))).
@@ -267,4 +271,15 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	// anew, its accounts that waited come back behind user work.
 	b = b.WatchesRawSource(source.Channel(r.wakeups, r.wakeupEvents()))
 	return b.Complete(r)
+}
+
+// reportStartup waits until the tracker has indexed every PartnerAccount the cache
+// listed at start, and reports how long that took: the restart's time to act.
+func (r *Reconciler) reportStartup(ctx context.Context, log logr.Logger) {
+	if !toolscache.WaitForCacheSync(ctx.Done(), r.tracker.synced) {
+		return
+	}
+	took := time.Since(r.started)
+	startupSeconds.Set(took.Seconds())
+	log.Info("Indexed the PartnerAccounts, ready to act", "accounts", r.tracker.count(), "took", took.String())
 }

@@ -41,6 +41,9 @@ const (
 	MetricDetectionLag = "partneraccount_signup_detection_lag_seconds"
 	// MetricEntitled is a gauge of accounts still entitled (no signup yet), by age.
 	MetricEntitled = "partneraccount_entitled_accounts"
+	// MetricStartup is a gauge of the seconds from the controller's start to its
+	// index of every PartnerAccount the cache listed: when it is ready to act.
+	MetricStartup = "partneraccount_startup_seconds"
 )
 
 // Operations counted by MetricRemoteChanges.
@@ -79,6 +82,12 @@ var (
 	}, []string{"field"})
 )
 
+var startupSeconds = prometheus.NewGauge(prometheus.GaugeOpts{
+	Name: MetricStartup,
+	Help: "Seconds from the controller's start to its index of every PartnerAccount the cache listed, when it is " +
+		"ready to act; 0 until then.",
+})
+
 var (
 	timeToProvisioned = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    MetricTimeToProvisioned,
@@ -110,7 +119,7 @@ var knownRemoteStatuses = []string{partnerapi.StatusEntitled, partnerapi.StatusP
 
 func init() {
 	for _, c := range []prometheus.Collector{resourcesGauge, remoteAccountsGauge, timeToFirstReady, remoteChanges,
-		driftedGauge, timeToProvisioned, detectionLag, entitled} {
+		driftedGauge, timeToProvisioned, detectionLag, entitled, startupSeconds} {
 		if err := metrics.Registry.Register(c); err != nil && !errors.As(err, &prometheus.AlreadyRegisteredError{}) {
 			panic(err)
 		}
@@ -201,20 +210,21 @@ var entitledAgeBuckets = []struct {
 }
 
 // entitledAccounts is MetricEntitled: the creation time of each account still
-// entitled, counted by age when scraped, so that the counts follow the clock.
+// entitled, counted by age when scraped, so that the counts follow the clock. An
+// entry is two words, as in dueReadBacks: the key's hash and Unix seconds.
 type entitledAccounts struct {
 	desc *prometheus.Desc
 	now  func() time.Time
 
 	mu      sync.Mutex
-	created map[types.NamespacedName]time.Time
+	created map[uint64]int64
 }
 
 var entitled = &entitledAccounts{
 	desc: prometheus.NewDesc(MetricEntitled, "Remote accounts still entitled (the customer has not signed up), by age.",
 		[]string{"age"}, nil),
 	now:     time.Now,
-	created: map[types.NamespacedName]time.Time{},
+	created: map[uint64]int64{},
 }
 
 // set records whether the account of the PartnerAccount key is entitled, created
@@ -223,9 +233,9 @@ func (e *entitledAccounts) set(key types.NamespacedName, isEntitled bool, create
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if isEntitled {
-		e.created[key] = created
+		e.created[keyHash(key)] = created.Unix()
 	} else {
-		delete(e.created, key)
+		delete(e.created, keyHash(key))
 	}
 }
 
@@ -238,7 +248,7 @@ func (e *entitledAccounts) Collect(ch chan<- prometheus.Metric) {
 	now := e.now()
 	e.mu.Lock()
 	for _, c := range e.created {
-		age := now.Sub(c)
+		age := now.Sub(time.Unix(c, 0))
 		for i, b := range entitledAgeBuckets {
 			if age < b.below {
 				counts[i]++

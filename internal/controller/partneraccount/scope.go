@@ -92,11 +92,11 @@ type scope struct {
 	later time.Duration
 }
 
-// newScope starts the scope of a reconcile of pa; wrote is told of each status
+// newScope starts the scope of a reconcile of pa; writes is told of each status
 // write.
-func newScope(c client.Client, pa *billingv1alpha1.PartnerAccount, wrote func(types.NamespacedName, string)) *scope {
+func newScope(c client.Client, pa *billingv1alpha1.PartnerAccount, writes writeWatcher) *scope {
 	p := newStatusPatcher(c, pa)
-	p.wrote = wrote
+	p.writes = writes
 	return &scope{pa: pa, patcher: p, previous: pa.Status.DeepCopy(), request: reconcileRequest(pa)}
 }
 
@@ -331,8 +331,17 @@ func (r *Reconciler) warnInvalidAnnotations(pa *billingv1alpha1.PartnerAccount) 
 type statusPatcher struct {
 	client.Client
 	last billingv1alpha1.PartnerAccountStatus
-	// wrote, when set, is told of each write and the resourceVersion it gave.
-	wrote func(types.NamespacedName, string)
+	// writes, when set, is told of each write before it goes, and of the
+	// resourceVersion it gave.
+	writes writeWatcher
+}
+
+// writeWatcher is told of the status writes of PartnerAccounts (the tracker).
+type writeWatcher interface {
+	// writing is told that key's status is about to be written.
+	writing(key types.NamespacedName)
+	// wrote is told the resourceVersion the write gave, or "" when it failed.
+	wrote(key types.NamespacedName, resourceVersion string)
 }
 
 func newStatusPatcher(c client.Client, pa *billingv1alpha1.PartnerAccount) *statusPatcher {
@@ -345,12 +354,19 @@ func (p *statusPatcher) patch(ctx context.Context, pa *billingv1alpha1.PartnerAc
 	}
 	base := pa.DeepCopy()
 	base.Status = p.last
+	key := client.ObjectKeyFromObject(pa)
+	if p.writes != nil {
+		p.writes.writing(key)
+	}
 	if err := p.Status().Patch(ctx, pa, client.MergeFrom(base)); err != nil {
+		if p.writes != nil {
+			p.writes.wrote(key, "")
+		}
 		return err
 	}
 	p.last = *pa.Status.DeepCopy()
-	if p.wrote != nil {
-		p.wrote(client.ObjectKeyFromObject(pa), pa.ResourceVersion)
+	if p.writes != nil {
+		p.writes.wrote(key, pa.ResourceVersion)
 	}
 	return nil
 }

@@ -276,24 +276,25 @@ func hasLabels(labels, want map[string]string) bool {
 type deletedTokens struct {
 	mu     sync.Mutex
 	tokens map[types.UID]activation
-	// live reports whether the PartnerAccount with that UID is in the cache and not
-	// being deleted; the tokens of others are not kept.
-	live func(types.UID) bool
+	// live reports whether the PartnerAccount namespace/name with that UID is in
+	// the cache and not being deleted; the tokens of others are not kept.
+	live func(ctx context.Context, key types.NamespacedName, uid types.UID) bool
 }
 
-func newDeletedTokens(live func(types.UID) bool) *deletedTokens {
+func newDeletedTokens(live func(context.Context, types.NamespacedName, types.UID) bool) *deletedTokens {
 	return &deletedTokens{tokens: map[types.UID]activation{}, live: live}
 }
 
 // keep keeps the token of a deleted token Secret whose PartnerAccount lives.
-func (d *deletedTokens) keep(obj client.Object) {
+func (d *deletedTokens) keep(ctx context.Context, obj client.Object) {
 	secret, ok := obj.(*corev1.Secret)
 	if !ok {
 		return
 	}
 	owner := metav1.GetControllerOf(secret)
 	token := string(secret.Data[billingv1alpha1.SecretKeyActivationToken])
-	if owner == nil || owner.Kind != "PartnerAccount" || token == "" || !d.live(owner.UID) {
+	if owner == nil || owner.Kind != "PartnerAccount" || token == "" ||
+		!d.live(ctx, types.NamespacedName{Namespace: secret.Namespace, Name: owner.Name}, owner.UID) {
 		return
 	}
 	d.mu.Lock()
@@ -325,8 +326,15 @@ func (r *Reconciler) tokenSecretEvents(scheme *runtime.Scheme, mapper meta.RESTM
 		UpdateFunc:  owner.Update,
 		GenericFunc: owner.Generic,
 		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			r.tokens.keep(e.Object)
+			r.tokens.keep(ctx, e.Object)
 			owner.Delete(ctx, e, q)
 		},
 	}
+}
+
+// isLive reports whether the PartnerAccount key, with uid, is in the cache and not
+// being deleted.
+func (r *Reconciler) isLive(ctx context.Context, key types.NamespacedName, uid types.UID) bool {
+	pa := &billingv1alpha1.PartnerAccount{}
+	return r.Get(ctx, key, pa) == nil && pa.UID == uid && pa.DeletionTimestamp.IsZero()
 }

@@ -15,10 +15,9 @@ import (
 
 // accountTracker follows the PartnerAccounts in the cache through the informer's
 // events, and keeps in line with them: the gauges, each connection's count of
-// accounts, which PartnerAccounts declare each accountUID on each connection, which
-// live (for the deleted-Secret tokens kept), and, in the connection registry, which
-// remote accounts are known to exist and where they were last answered (the
-// evidence of where accounts live). The index by accountUID is a map of short
+// accounts, which PartnerAccounts declare each accountUID on each connection, and,
+// in the connection registry, which remote accounts are known to exist and where
+// they were last answered (the evidence of where accounts live). The index by accountUID is a map of short
 // slices rather than a cache field index, which would keep a set per account twice
 // over (across namespaces and per namespace).
 type accountTracker struct {
@@ -33,14 +32,14 @@ type accountTracker struct {
 	// that declare it.
 	byUID  map[string][]types.NamespacedName
 	byConn map[string][]types.NamespacedName
-	live   map[types.UID]struct{}
 	// written holds the resourceVersion of each PartnerAccount's last status write
 	// that the cache has not shown yet.
 	written map[types.NamespacedName]pendingWrite
 	// warned holds, for each PartnerAccount, the annotation value last warned of.
 	warned map[types.NamespacedName]string
-	// seen holds the resourceVersions the cache last showed of each PartnerAccount:
-	// the watch may show a write before the writer hears back from it.
+	// seen holds the resourceVersions the cache showed of each PartnerAccount
+	// whose status the controller is writing: the watch may show a write before
+	// the writer hears back from it. Entries live only during a write.
 	seen map[types.NamespacedName][recentVersions]string
 	// registration tells whether the tracker has seen every account the cache
 	// listed at start.
@@ -51,7 +50,7 @@ var _ toolscache.ResourceEventHandler = (*accountTracker)(nil)
 
 func newAccountTracker(conns *connection.Registry) *accountTracker {
 	return &accountTracker{conns: conns, onGone: func(types.UID) {}, byUID: map[string][]types.NamespacedName{},
-		byConn: map[string][]types.NamespacedName{}, live: map[types.UID]struct{}{},
+		byConn: map[string][]types.NamespacedName{},
 		written: map[types.NamespacedName]pendingWrite{}, seen: map[types.NamespacedName][recentVersions]string{},
 		warned: map[types.NamespacedName]string{}}
 }
@@ -72,13 +71,15 @@ func (t *accountTracker) withAccountUID(conn, uid string) []types.NamespacedName
 	return slices.Clone(t.byUID[uidKey(conn, uid)])
 }
 
-// isLive reports whether the PartnerAccount with uid is in the cache and not being
-// deleted.
-func (t *accountTracker) isLive(uid types.UID) bool {
+// count returns how many PartnerAccounts the tracker holds.
+func (t *accountTracker) count() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	_, ok := t.live[uid]
-	return ok
+	n := 0
+	for _, keys := range t.byConn {
+		n += len(keys)
+	}
+	return n
 }
 
 // withConnection returns the PartnerAccounts that use the connection conn ("" the default).
@@ -128,12 +129,27 @@ func (t *accountTracker) firstWarning(key types.NamespacedName, value string) bo
 // remembers.
 const recentVersions = 4
 
-// wrote records that the controller wrote key's status, giving resourceVersion,
-// unless the cache has shown that version already.
+// writing records that the controller is about to write key's status: the
+// versions the cache shows of it are kept until wrote.
+func (t *accountTracker) writing(key types.NamespacedName) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.seen[key]; !ok {
+		t.seen[key] = [recentVersions]string{}
+	}
+}
+
+// wrote records that the controller wrote key's status, giving resourceVersion
+// ("" when the write failed), unless the cache has shown that version already.
 func (t *accountTracker) wrote(key types.NamespacedName, resourceVersion string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, rv := range t.seen[key] {
+	recent := t.seen[key]
+	delete(t.seen, key)
+	if resourceVersion == "" {
+		return
+	}
+	for _, rv := range recent {
 		if rv == resourceVersion {
 			return
 		}
@@ -166,10 +182,11 @@ func (t *accountTracker) behind(key types.NamespacedName, cached string) cacheSt
 // shows.
 func (t *accountTracker) seenLocked(pa *billingv1alpha1.PartnerAccount) {
 	key := types.NamespacedName{Namespace: pa.Namespace, Name: pa.Name}
-	recent := t.seen[key]
-	copy(recent[1:], recent[:recentVersions-1])
-	recent[0] = pa.ResourceVersion
-	t.seen[key] = recent
+	if recent, writing := t.seen[key]; writing {
+		copy(recent[1:], recent[:recentVersions-1])
+		recent[0] = pa.ResourceVersion
+		t.seen[key] = recent
+	}
 	if w, ok := t.written[key]; ok && w.resourceVersion == pa.ResourceVersion {
 		delete(t.written, key)
 	}
@@ -247,7 +264,6 @@ func (t *accountTracker) noteLocked(old, pa *billingv1alpha1.PartnerAccount) {
 	}
 	if pa == nil {
 		entitled.set(types.NamespacedName{Namespace: old.Namespace, Name: old.Name}, false, time.Time{})
-		delete(t.live, old.UID)
 		key := types.NamespacedName{Namespace: old.Namespace, Name: old.Name}
 		delete(t.written, key)
 		delete(t.seen, key)
@@ -265,11 +281,6 @@ func (t *accountTracker) noteLocked(old, pa *billingv1alpha1.PartnerAccount) {
 	entitled.set(types.NamespacedName{Namespace: pa.Namespace, Name: pa.Name},
 		existing(pa) && pa.Status.AccountStatus == partnerapi.StatusEntitled && !created.IsZero(), created)
 	t.seenLocked(pa)
-	if pa.DeletionTimestamp.IsZero() {
-		t.live[pa.UID] = struct{}{}
-	} else {
-		delete(t.live, pa.UID)
-	}
 }
 
 // existing reports whether pa owns or observes a remote account that existed at its

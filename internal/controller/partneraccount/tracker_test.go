@@ -101,11 +101,23 @@ func TestTrackerWaitsForItsOwnWrites(t *testing.T) {
 	}
 	third := newer.DeepCopy()
 	third.ResourceVersion = "18"
+	tr.writing(key)
 	tr.OnUpdate(newer, third)
 	tr.wrote(key, "18")
 	if tr.behind(key, "19") != cacheCurrent {
 		t.Error("a write the cache showed before the writer heard back is pending")
 	}
+	tr.mu.Lock()
+	if _, kept := tr.seen[key]; kept {
+		t.Error("the versions seen during a write outlive it")
+	}
+	tr.mu.Unlock()
+	tr.writing(key)
+	tr.wrote(key, "")
+	if tr.behind(key, "19") != cacheCurrent {
+		t.Error("a failed write is pending")
+	}
+	tr.writing(key)
 	tr.wrote(key, "16")
 	tr.mu.Lock()
 	w := tr.written[key]
