@@ -23,7 +23,7 @@ var _ = Describe("PartnerAccounts trimmed in the cache", func() {
 		pa.Annotations = map[string]string{
 			"kubectl.kubernetes.io/last-applied-configuration": `{"apiVersion":"billing.partnerbilling.io/v1alpha1",` +
 				`"kind":"PartnerAccount","spec":{"accountUID":"trimmed-1","domain":"` + strings.Repeat("x", 1000) + `"}}`,
-			"argocd.argoproj.io/tracking-id":             "billing:billing.partnerbilling.io/PartnerAccount:" + h.ns() + "/trimmed",
+			"argocd.argoproj.io/tracking-id":           "billing:billing.partnerbilling.io/PartnerAccount:" + h.ns() + "/trimmed",
 			billingv1alpha1.ReadBackIntervalAnnotation: "1h",
 		}
 		Expect(k8sClient.Create(ctx, pa)).To(Succeed())
@@ -44,7 +44,7 @@ var _ = Describe("PartnerAccounts trimmed in the cache", func() {
 		_, err := h.reconciler.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(pa)})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(diffRequests(before, h.sim.Requests())).To(Equal(map[string]int{"get 200": 1}))
-		Consistently(func(g Gomega) string { return get(pa)(g).ResourceVersion }).WithTimeout(2 * time.Second).
+		Consistently(func(g Gomega) string { return get(pa)(g).ResourceVersion }).WithTimeout(2*time.Second).
 			Should(Equal(settled.ResourceVersion), "a reconcile of the trimmed copy wrote")
 
 		By("the server keeps every label and annotation through the controller's writes")

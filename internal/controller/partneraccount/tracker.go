@@ -50,7 +50,7 @@ var _ toolscache.ResourceEventHandler = (*accountTracker)(nil)
 
 func newAccountTracker(conns *connection.Registry) *accountTracker {
 	return &accountTracker{conns: conns, onGone: func(types.UID) {}, byUID: map[string][]types.NamespacedName{},
-		byConn: map[string][]types.NamespacedName{},
+		byConn:  map[string][]types.NamespacedName{},
 		written: map[types.NamespacedName]pendingWrite{}, seen: map[types.NamespacedName][recentVersions]string{},
 		warned: map[types.NamespacedName]string{}}
 }

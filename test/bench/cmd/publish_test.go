@@ -103,7 +103,7 @@ func TestRender(t *testing.T) {
 			"k8s.io/apimachinery/pkg/runtime.(*Unknown).Unmarshal\n```",
 		"idle window, the controller settled, 12.2 MiB in use:\n\n```\nShowing nodes accounting for 9MB, 90% of 10MB " +
 			"total\nIDLE TOP\n```",
-		"`--set manager.resources.limits.memory=256Mi --set controller.maxConcurrentReconciles=16`: the operator's memory limit",
+		"`--set manager.resources.limits.memory=256Mi --set controller.maxConcurrentReconciles=16`: the operator's",
 		"manager --leader-elect --partner-api-rps=200 --pprof-bind-address=127.0.0.1:40001",
 		"| 50,000 accounts | ran 10m0s; load average (1, 5, 15 min) 1.50 1.40 1.30 before",
 		"## Signups",
