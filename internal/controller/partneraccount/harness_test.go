@@ -30,9 +30,9 @@ import (
 
 	billingv1alpha1 "github.com/partnerbilling/partner-account-operator/api/v1alpha1"
 	"github.com/partnerbilling/partner-account-operator/internal/connection"
-	"github.com/partnerbilling/partner-account-operator/internal/events"
 	"github.com/partnerbilling/partner-account-operator/internal/controller"
 	"github.com/partnerbilling/partner-account-operator/internal/controller/partnerconnection"
+	"github.com/partnerbilling/partner-account-operator/internal/events"
 	"github.com/partnerbilling/partner-account-operator/internal/partnerapi"
 	"github.com/partnerbilling/partner-account-operator/internal/partnerapi/simulator"
 )
