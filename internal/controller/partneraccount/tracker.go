@@ -17,9 +17,11 @@ import (
 // events, and keeps in line with them: the gauges, each connection's count of
 // accounts, which PartnerAccounts declare each accountUID on each connection, and,
 // in the connection registry, which remote accounts are known to exist and where
-// they were last answered (the evidence of where accounts live). The index by accountUID is a map of short
-// slices rather than a cache field index, which would keep a set per account twice
-// over (across namespaces and per namespace).
+// they were last answered (the evidence of where accounts live). The index by
+// accountUID is a map from each to the one PartnerAccount that nearly always alone
+// declares it, beside a map of the rare others, rather than a cache field index,
+// which would keep a set per account twice over (across namespaces and per
+// namespace). Its keys share their strings with the cached objects.
 type accountTracker struct {
 	// conns is told how many accounts use each connection, and which are known to
 	// exist.
@@ -28,10 +30,12 @@ type accountTracker struct {
 	onGone func(types.UID)
 
 	mu sync.Mutex
-	// byUID holds, for each connection and accountUID (uidKey), the PartnerAccounts
-	// that declare it.
-	byUID  map[string][]types.NamespacedName
-	byConn map[string][]types.NamespacedName
+	// byUID holds, for each accountUID on each connection, the first
+	// PartnerAccount that declares it, and moreByUID the others, in the order
+	// the cache showed them.
+	byUID     map[accountKey]types.NamespacedName
+	moreByUID map[accountKey][]types.NamespacedName
+	byConn    map[string][]types.NamespacedName
 	// written holds the resourceVersion of each PartnerAccount's last status write
 	// that the cache has not shown yet.
 	written map[types.NamespacedName]pendingWrite
@@ -49,14 +53,44 @@ type accountTracker struct {
 var _ toolscache.ResourceEventHandler = (*accountTracker)(nil)
 
 func newAccountTracker(conns *connection.Registry) *accountTracker {
-	return &accountTracker{conns: conns, onGone: func(types.UID) {}, byUID: map[string][]types.NamespacedName{},
-		byConn:  map[string][]types.NamespacedName{},
+	return &accountTracker{conns: conns, onGone: func(types.UID) {}, byUID: map[accountKey]types.NamespacedName{},
+		moreByUID: map[accountKey][]types.NamespacedName{}, byConn: map[string][]types.NamespacedName{},
 		written: map[types.NamespacedName]pendingWrite{}, seen: map[types.NamespacedName][recentVersions]string{},
 		warned: map[types.NamespacedName]string{}}
 }
 
-// uidKey is the key of accountUID uid on the connection conn in byUID.
-func uidKey(conn, uid string) string { return conn + "\x00" + uid }
+// accountKey is an accountUID on a connection ("" the default).
+type accountKey struct{ conn, uid string }
+
+// keyOfAccount is the accountKey pa declares.
+func keyOfAccount(pa *billingv1alpha1.PartnerAccount) accountKey {
+	return accountKey{conn: pa.ConnectionName(), uid: pa.Spec.AccountUID}
+}
+
+// indexLocked adds key as a PartnerAccount that declares k.
+func (t *accountTracker) indexLocked(k accountKey, key types.NamespacedName) {
+	if _, taken := t.byUID[k]; taken {
+		t.moreByUID[k] = append(t.moreByUID[k], key)
+		return
+	}
+	t.byUID[k] = key
+}
+
+// unindexLocked removes key from the PartnerAccounts that declare k.
+func (t *accountTracker) unindexLocked(k accountKey, key types.NamespacedName) {
+	more := slices.DeleteFunc(t.moreByUID[k], func(m types.NamespacedName) bool { return m == key })
+	if first, ok := t.byUID[k]; ok && first == key {
+		delete(t.byUID, k)
+		if len(more) > 0 {
+			t.byUID[k], more = more[0], more[1:]
+		}
+	}
+	if len(more) == 0 {
+		delete(t.moreByUID, k)
+	} else {
+		t.moreByUID[k] = more
+	}
+}
 
 // synced reports whether the tracker has seen every account the cache listed at start.
 func (t *accountTracker) synced() bool {
@@ -68,7 +102,12 @@ func (t *accountTracker) synced() bool {
 func (t *accountTracker) withAccountUID(conn, uid string) []types.NamespacedName {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return slices.Clone(t.byUID[uidKey(conn, uid)])
+	k := accountKey{conn: conn, uid: uid}
+	first, ok := t.byUID[k]
+	if !ok {
+		return nil
+	}
+	return append([]types.NamespacedName{first}, t.moreByUID[k]...)
 }
 
 // count returns how many PartnerAccounts the tracker holds.
@@ -204,8 +243,8 @@ func (t *accountTracker) OnAdd(obj any, _ bool) {
 	// spec.accountUID and spec.connectionRef cannot change, so an account is
 	// indexed once.
 	key := types.NamespacedName{Namespace: pa.Namespace, Name: pa.Name}
-	conn, uk := pa.ConnectionName(), uidKey(pa.ConnectionName(), pa.Spec.AccountUID)
-	t.byUID[uk] = append(t.byUID[uk], key)
+	conn := pa.ConnectionName()
+	t.indexLocked(keyOfAccount(pa), key)
 	t.byConn[conn] = append(t.byConn[conn], key)
 	t.conns.AccountsChanged(conn, int64(len(t.byConn[conn])))
 	t.noteLocked(nil, pa)
@@ -240,10 +279,8 @@ func (t *accountTracker) OnDelete(obj any) {
 	stateOf(pa).count(-1)
 	t.mu.Lock()
 	key := types.NamespacedName{Namespace: pa.Namespace, Name: pa.Name}
-	conn, uk := pa.ConnectionName(), uidKey(pa.ConnectionName(), pa.Spec.AccountUID)
-	if t.byUID[uk] = slices.DeleteFunc(t.byUID[uk], func(k types.NamespacedName) bool { return k == key }); len(t.byUID[uk]) == 0 {
-		delete(t.byUID, uk)
-	}
+	conn := pa.ConnectionName()
+	t.unindexLocked(keyOfAccount(pa), key)
 	if t.byConn[conn] = slices.DeleteFunc(t.byConn[conn], func(k types.NamespacedName) bool { return k == key }); len(t.byConn[conn]) == 0 {
 		delete(t.byConn, conn)
 		if conn != "" {

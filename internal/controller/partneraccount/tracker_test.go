@@ -1,6 +1,7 @@
 package partneraccount
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -212,5 +213,47 @@ func TestTrackerIndexesAccountUIDsByConnection(t *testing.T) {
 	tr.OnDelete(ready)
 	if conns.KnownAccounts("") {
 		t.Error("a deleted resource's account is still known")
+	}
+}
+
+// TestTrackerIndexesEachAccountUIDPerConnection checks the index by accountUID:
+// the resources that declare one on a connection, in the order the cache showed
+// them, as they come and go, and none shared across connections.
+func TestTrackerIndexesEachAccountUIDPerConnection(t *testing.T) {
+	tr := newAccountTracker(testRegistry())
+	a, b, c := newAccount("ns", "a", "shared"), newAccount("ns", "b", "shared"), newAccount("other", "c", "shared")
+	elsewhere := newAccount("ns", "d", "shared")
+	elsewhere.Spec.ConnectionRef = &billingv1alpha1.ConnectionReference{Name: "brand-b"}
+	for _, pa := range []*billingv1alpha1.PartnerAccount{a, b, c, elsewhere} {
+		tr.OnAdd(pa, false)
+	}
+	names := func(conn string) []string {
+		var out []string
+		for _, k := range tr.withAccountUID(conn, "shared") {
+			out = append(out, k.String())
+		}
+		return out
+	}
+	for _, step := range []struct {
+		gone *billingv1alpha1.PartnerAccount
+		want []string
+	}{
+		{nil, []string{"ns/a", "ns/b", "other/c"}},
+		{a, []string{"ns/b", "other/c"}},
+		{c, []string{"ns/b"}},
+		{b, nil},
+	} {
+		if step.gone != nil {
+			tr.OnDelete(step.gone)
+		}
+		if got := names(""); !slices.Equal(got, step.want) {
+			t.Errorf("default connection: %v, want %v", got, step.want)
+		}
+		if got := names("brand-b"); !slices.Equal(got, []string{"ns/d"}) {
+			t.Errorf("brand-b: %v, want [ns/d]", got)
+		}
+	}
+	if len(tr.byUID) != 1 || len(tr.moreByUID) != 0 {
+		t.Errorf("index left behind: %v, %v", tr.byUID, tr.moreByUID)
 	}
 }
