@@ -18,12 +18,13 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/partnerbilling/partner-account-operator/internal/connection"
 	"github.com/partnerbilling/partner-account-operator/internal/controller"
 	"github.com/partnerbilling/partner-account-operator/internal/controller/partneraccount"
+	"github.com/partnerbilling/partner-account-operator/internal/metricsauth"
 	"github.com/partnerbilling/partner-account-operator/internal/partnerapi"
 )
 
@@ -203,7 +204,7 @@ func (c *Config) metricsServerOptions() metricsserver.Options {
 		opts.TLSOpts = append(opts.TLSOpts, func(t *tls.Config) { t.NextProtos = []string{"http/1.1"} })
 	}
 	if c.Metrics.Secure {
-		opts.FilterProvider = filters.WithAuthenticationAndAuthorization
+		opts.FilterProvider = metricsauth.WithAuthenticationAndAuthorization
 	}
 	if c.Metrics.CertDir != "" {
 		opts.CertDir, opts.CertName, opts.KeyName = c.Metrics.CertDir, c.Metrics.CertName, c.Metrics.KeyName
