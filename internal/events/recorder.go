@@ -8,14 +8,15 @@
 // The controllers record each distinct failure once (not once per retry) and each
 // account's Created once, so repeats are rare; this recorder writes each event
 // once and keeps nothing after. Like client-go's, it writes from a queue of
-// bounded length, in the background, and drops what overflows it rather than
-// slow a reconcile.
+// bounded length, in the background (several at once), and drops what overflows
+// it rather than slow a reconcile.
 package events
 
 import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -138,16 +139,28 @@ func truncate(note string) string {
 	return note[:maxNoteLength-3] + "..."
 }
 
+// writers is how many events are written at once: one write takes a round trip
+// to the API server, and a burst of creates records events faster than one
+// writer keeps up with.
+const writers = 8
+
 // Start writes the queued events until ctx ends.
 func (r *Recorder) Start(ctx context.Context) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev := <-r.queue:
-			r.write(ctx, ev)
-		}
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case ev := <-r.queue:
+					r.write(ctx, ev)
+				}
+			}
+		})
 	}
+	wg.Wait()
+	return nil
 }
 
 // NeedLeaderElection is false: a replica that is not the leader records nothing,
