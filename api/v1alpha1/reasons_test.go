@@ -249,3 +249,52 @@ func keys(m map[string]bool) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestTroubleshootingCoversEveryReason checks that docs/troubleshooting.md has a
+// section for every Ready reason of both kinds, under its kind's heading, saying
+// the Ready status the reason table gives it, and none for a reason that is not.
+func TestTroubleshootingCoversEveryReason(t *testing.T) {
+	doc := repoFile(t, "docs/troubleshooting.md")
+	const (
+		accounts    = "## The Ready reasons\n"
+		connections = "## The PartnerConnection's Ready reasons\n"
+	)
+	a, c := strings.Index(doc, accounts), strings.Index(doc, connections)
+	if a < 0 || c < a {
+		t.Fatalf("docs/troubleshooting.md lacks %q followed by %q", accounts, connections)
+	}
+	heading := regexp.MustCompile("(?m)^### `([A-Za-z]+)` \\(([^)]*)\\)")
+	sections := func(part string) map[string]string {
+		found := map[string]string{}
+		for _, m := range heading.FindAllStringSubmatch(part, -1) {
+			found[m[1]] = m[2]
+		}
+		return found
+	}
+	end := len(doc)
+	if next := strings.Index(doc[c+len(connections):], "\n## "); next >= 0 {
+		end = c + len(connections) + next
+	}
+	check := func(kind string, found map[string]string, want map[string]metav1.ConditionStatus) {
+		for reason, ready := range want {
+			meaning, ok := found[reason]
+			switch {
+			case !ok:
+				t.Errorf("docs/troubleshooting.md has no section for the %s reason %s", kind, reason)
+			case !strings.Contains(meaning, "Ready="+string(ready)):
+				t.Errorf("docs/troubleshooting.md: %s %s says (%s), the table says Ready=%s", kind, reason, meaning, ready)
+			}
+		}
+		for reason := range found {
+			if _, ok := want[reason]; !ok {
+				t.Errorf("docs/troubleshooting.md has a %s section for %s, which is not a reason", kind, reason)
+			}
+		}
+	}
+	readyOf := map[string]metav1.ConditionStatus{}
+	for reason, info := range Reasons {
+		readyOf[reason] = info.Ready
+	}
+	check("PartnerAccount", sections(doc[a:c]), readyOf)
+	check("PartnerConnection", sections(doc[c:end]), ConnectionReasons)
+}
