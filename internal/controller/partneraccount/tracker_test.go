@@ -228,8 +228,9 @@ func TestTrackerIndexesEachAccountUIDPerConnection(t *testing.T) {
 		tr.OnAdd(pa, false)
 	}
 	names := func(conn string) []string {
-		var out []string
-		for _, k := range tr.withAccountUID(conn, "shared") {
+		keys := tr.withAccountUID(conn, "shared")
+		out := make([]string, 0, len(keys))
+		for _, k := range keys {
 			out = append(out, k.String())
 		}
 		return out
