@@ -379,7 +379,7 @@ type CreateAttempt struct {
 
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName=pa
+// +kubebuilder:resource:shortName=pa,categories=partnerbilling
 // +kubebuilder:printcolumn:name="Account-UID",type=string,JSONPath=`.spec.accountUID`
 // +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.accountType`
 // +kubebuilder:printcolumn:name="Domain",type=string,JSONPath=`.spec.domain`
@@ -394,6 +394,8 @@ type CreateAttempt struct {
 // +kubebuilder:printcolumn:name="Members",type=integer,priority=1,JSONPath=`.status.deployedMembers`
 // +kubebuilder:printcolumn:name="Management",type=string,priority=1,JSONPath=`.spec.managementPolicy`
 // +kubebuilder:printcolumn:name="Drift",type=string,priority=1,JSONPath=`.status.drift[*].field`
+// +kubebuilder:printcolumn:name="Connection",type=string,priority=1,JSONPath=`.spec.connectionRef.name`
+// +kubebuilder:printcolumn:name="Signed-Up",type=date,priority=1,JSONPath=`.status.provisionedAt`
 
 // PartnerAccount declares one customer's 1Password partner billing account. The
 // controller creates it through the 1Password Partnership API, keeps its end date in

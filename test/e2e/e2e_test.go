@@ -98,12 +98,20 @@ var _ = Describe("PartnerAccounts used with kubectl", Ordered, func() {
 
 		headers, rows = table(kubectl(ctx, "get", "pa", "-n", ns, "-o", "wide"))
 		Expect(headers).To(Equal([]string{"NAME", "ACCOUNT-UID", "TYPE", "DOMAIN", "REMOTE-STATUS", "ENDS", "READY", "REASON",
-			"AGE", "MESSAGE", "SUSPEND", "DELETION-POLICY", "MEMBERS", "MANAGEMENT", "DRIFT"}))
+			"AGE", "MESSAGE", "SUSPEND", "DELETION-POLICY", "MEMBERS", "MANAGEMENT", "DRIFT", "CONNECTION", "SIGNED-UP"}))
 		Expect(rows).To(HaveLen(len(samples)))
 		for _, r := range rows {
 			Expect(r).To(HaveKeyWithValue("MESSAGE", "The account is entitled"))
 			Expect(r).To(HaveKeyWithValue("DELETION-POLICY", "Delete"))
+			// The flags' connection, and no customer has signed up yet.
+			Expect(r).To(HaveKeyWithValue("CONNECTION", "<none>"))
+			Expect(r).To(HaveKeyWithValue("SIGNED-UP", "<none>"))
 		}
+
+		By("kubectl get partnerbilling lists both kinds")
+		out := kubectl(ctx, "get", "partnerbilling", "-n", ns)
+		Expect(out).To(SatisfyAll(ContainSubstring("partneraccount.billing.partnerbilling.io/"),
+			Not(ContainSubstring("No resources found"))))
 	})
 
 	It("creates each remote account once, and shows its activation token and redemption link", func(ctx SpecContext) {
