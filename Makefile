@@ -225,7 +225,7 @@ cluster-images: ## Build the manager, pause and client images as tarballs into b
 	cd hack/clustertools && go build -o "$(CLUSTER_TOOLS_DIR)/mkimg" ./mkimg
 	cd hack/clustertools && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$(CLUSTER_TOOLS_DIR)/pause" ./pause
 	cd hack/clustertools && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$(CLUSTER_TOOLS_DIR)/fetch" ./fetch
-	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=test" -o "$(CLUSTER_TOOLS_DIR)/manager" ./cmd
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X github.com/partnerbilling/partner-account-operator/internal/version.version=test" -o "$(CLUSTER_TOOLS_DIR)/manager" ./cmd
 	"$(CLUSTER_TOOLS_DIR)/mkimg" -o "$(CLUSTER_TOOLS_DIR)/images/manager.tar" -tag $(CLUSTER_IMG) \
 		-entrypoint /manager "$(CLUSTER_TOOLS_DIR)/manager"
 	"$(CLUSTER_TOOLS_DIR)/mkimg" -o "$(CLUSTER_TOOLS_DIR)/images/pause.tar" -tag localhost/pause:test \

@@ -44,12 +44,9 @@ import (
 	"github.com/partnerbilling/partner-account-operator/internal/logcap"
 	"github.com/partnerbilling/partner-account-operator/internal/managerconfig"
 	"github.com/partnerbilling/partner-account-operator/internal/partnerapi"
+	"github.com/partnerbilling/partner-account-operator/internal/version"
 	// +kubebuilder:scaffold:imports
 )
-
-// version is the operator's version, set at build time with
-// -ldflags "-X main.version=...". It goes into the API client's User-Agent.
-var version = "dev"
 
 var (
 	scheme   = runtime.NewScheme()
@@ -82,6 +79,10 @@ func main() {
 	cfg := managerconfig.New()
 	cfg.BindFlags(flag.CommandLine)
 	flag.Parse()
+	if cfg.PrintVersion {
+		fmt.Println("partner-account-operator", version.Get())
+		return
+	}
 
 	// Capped, whatever --zap-log-level says: client-go logs whole request and
 	// response bodies, activation tokens included, above it.
@@ -90,7 +91,7 @@ func main() {
 	if memLimitErr != nil {
 		setupLog.Error(memLimitErr, "GOMEMLIMIT could not be set from the memory limit; set it in the environment")
 	}
-	if err := cfg.Complete(version); err != nil {
+	if err := cfg.Complete(version.Get().Version); err != nil {
 		setupLog.Error(err, "Invalid flags")
 		os.Exit(1)
 	}
@@ -142,7 +143,7 @@ func main() {
 		os.Exit(1)
 	}
 
-	setupLog.Info("Starting manager", "version", version, "partnerAPI", cfg.API.BaseURL,
+	setupLog.Info("Starting manager", "version", version.Get().Version, "commit", version.Get().Commit, "partnerAPI", cfg.API.BaseURL,
 		"connectionSecretNamespace", cfg.ConnectionSecretNamespace, "goMemLimit", debug.SetMemoryLimit(-1))
 	if err := mgr.Start(ctx); err != nil {
 		setupLog.Error(err, "Failed to run manager")

@@ -74,6 +74,8 @@ type Config struct {
 	ConnectionSecretNamespace string
 	// Log configures the logger.
 	Log zap.Options
+	// PrintVersion prints the version and commit instead of running.
+	PrintVersion bool
 }
 
 // New returns a Config holding the operator's defaults.
@@ -115,6 +117,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ConnectionSecretNamespace, "connection-secret-namespace", c.ConnectionSecretNamespace,
 		"Namespace of the Secrets PartnerConnections name (tokenSecretRef, caSecretRef): the operator's own. "+
 			"In a pod it defaults to the pod's namespace.")
+	fs.BoolVar(&c.PrintVersion, "version", c.PrintVersion, "Print the version and the commit, and exit.")
 	c.API.BindFlags(fs)
 	c.Controller.BindFlags(fs)
 	c.Log.BindFlags(fs)
